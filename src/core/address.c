@@ -602,6 +602,20 @@ UnitFlush(UnitBuilder *ub)
 		ub->out.overflow = true;
 		return;
 	}
+	if (ub->has_id)
+	{
+		/* leading zeros of a number: APT 04 = APT 4 */
+		char	   *id = strchr(ub->g.buf, ' ') + 1;
+		size_t		skip = 0;
+
+		while (id[skip] == '0' && IsDigit((unsigned char) id[skip + 1]))
+			skip++;
+		if (skip > 0)
+		{
+			memmove(id, id + skip, strlen(id + skip) + 1);
+			ub->g.len -= skip;
+		}
+	}
 
 	/* skip a group already present: APT 4 in line1 and again in line2 */
 	for (i = 0; i < ub->ngroups; i++)
@@ -653,12 +667,6 @@ UnitWord(UnitBuilder *ub, Tok t)
 	{
 		OutBytes(&ub->g, " ", 1);
 		ub->has_id = true;
-		/* leading zeros of a number: APT 04 = APT 4 */
-		while (t.len > 1 && t.s[0] == '0' && IsDigit((unsigned char) t.s[1]))
-		{
-			t.s++;
-			t.len--;
-		}
 	}
 	for (i = 0; i < t.len; i++)
 		if (t.s[i] != '-')

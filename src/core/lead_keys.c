@@ -155,9 +155,20 @@ EcApnNormalize(const char *apn, size_t apn_len,
 	else
 		return EC_KEY_NO_SCOPE;
 
-	memcpy(out, fips, 5);
-	out[5] = ':';
-	memcpy(out + 6, key, n + 1);
+	if (code == NULL)
+	{
+		/* the state the county belongs to */
+		for (i = 0; i < ec_state_fips_count; i++)
+			if (memcmp(ec_state_fips[i].std, fips, 2) == 0)
+				code = ec_state_fips[i].word;
+		if (code == NULL)
+			return EC_KEY_NO_SCOPE;
+	}
+	memcpy(out, code, 2);
+	out[2] = ':';
+	memcpy(out + 3, fips, 5);
+	out[8] = ':';
+	memcpy(out + 9, key, n + 1);
 	return EC_KEY_OK;
 }
 

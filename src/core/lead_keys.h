@@ -9,9 +9,9 @@
 
 #include <stddef.h>
 
-/* longest raw APN accepted, and longest normalized key "SSCCC:APN" */
+/* longest raw APN accepted, and longest normalized key "ST:SSCCC:APN" */
 #define EC_APN_INPUT_MAX	64
-#define EC_APN_KEY_MAX		(5 + 1 + EC_APN_INPUT_MAX)
+#define EC_APN_KEY_MAX		(2 + 1 + 5 + 1 + EC_APN_INPUT_MAX)
 #define EC_MAK_LEN			10
 
 typedef enum EcKeyStatus
@@ -26,7 +26,8 @@ typedef enum EcKeyStatus
 } EcKeyStatus;
 
 /*
- * Normalize an APN and scope it to its county: "06037:5555001002".
+ * Normalize an APN and scope it to its state and county:
+ * "CA:06037:5555001002".
  *
  * The parcel number is upper-cased; spaces, dashes, dots, slashes, commas,
  * colons and underscores are dropped; leading zeros are dropped (a
@@ -34,7 +35,8 @@ typedef enum EcKeyStatus
  * format they carry nothing).  The scope is the 5-digit county FIPS code:
  * county_fips may be 5 digits (state + county; 4 when a spreadsheet dropped
  * the leading zero) or 3 digits with state giving the state (code or name).
- * When both are given they must agree.  out must hold EC_APN_KEY_MAX + 1
+ * When both are given they must agree; a county FIPS code of no known state
+ * is no scope.  out must hold EC_APN_KEY_MAX + 1
  * bytes.
  */
 extern EcKeyStatus EcApnNormalize(const char *apn, size_t apn_len,

@@ -122,9 +122,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (EcApnNormalize(p[5], n[5], p[3], n[3], p[6], n[6], key) == EC_KEY_OK)
 		{
 			/* the key's APN part, rescoped to its own county, is unchanged */
-			if (strlen(key) < 7 || key[5] != ':')
+			if (strlen(key) < 10 || key[2] != ':' || key[8] != ':')
 				Fail("malformed APN key", NULL, NULL);
-			if (EcApnNormalize(key + 6, strlen(key + 6), NULL, 0, key, 5, key2) != EC_KEY_OK ||
+			if (EcApnNormalize(key + 9, strlen(key + 9), key, 2, key + 3, 5, key2) != EC_KEY_OK ||
 				strcmp(key, key2) != 0)
 				Fail("APN key not idempotent", NULL, NULL);
 		}

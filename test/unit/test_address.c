@@ -14,7 +14,20 @@
 
 #include "unit.h"
 
-#define PAIRS_DEFAULT "../data/address_pairs.tsv"
+/* the pair table, found next to this binary: <dir>/../data/address_pairs.tsv */
+static char pairs_path[4096] = "../data/address_pairs.tsv";
+
+static void
+FindPairs(const char *argv0)
+{
+	const char *slash = strrchr(argv0, '/');
+
+	if (getenv("EC_ADDRESS_PAIRS"))
+		snprintf(pairs_path, sizeof(pairs_path), "%s", getenv("EC_ADDRESS_PAIRS"));
+	else if (slash)
+		snprintf(pairs_path, sizeof(pairs_path), "%.*s/../data/address_pairs.tsv",
+				 (int) (slash - argv0), argv0);
+}
 
 static EcAddrStatus
 Norm5(const char *l1, const char *l2, const char *city, const char *state,
@@ -240,7 +253,7 @@ SplitTabs(char *line, char **f, int max)
 static void
 TestPairs(void)
 {
-	const char *path = getenv("EC_ADDRESS_PAIRS") ? getenv("EC_ADDRESS_PAIRS") : PAIRS_DEFAULT;
+	const char *path = pairs_path;
 	FILE	   *fp = fopen(path, "r");
 	char		line[4096];
 	int			lineno = 0,
@@ -314,20 +327,20 @@ TestApnMak(void)
 	char		mak[EC_MAK_LEN + 1];
 
 	CHECK(EcApnNormalize("5555-001-002", 12, "CA", 2, "037", 3, out) == EC_KEY_OK);
-	CHECK_STR(out, "06037:5555001002");
+	CHECK_STR(out, "CA:06037:5555001002");
 	CHECK(EcApnNormalize("5555 001 002", 12, "California", 10, "06037", 5, out) == EC_KEY_OK);
-	CHECK_STR(out, "06037:5555001002");
+	CHECK_STR(out, "CA:06037:5555001002");
 	CHECK(EcApnNormalize("05555.001.002", 13, NULL, 0, "6037", 4, out) == EC_KEY_OK);
-	CHECK_STR(out, "06037:5555001002");
+	CHECK_STR(out, "CA:06037:5555001002");
 	CHECK(EcApnNormalize("12-34-56-a", 10, "tx", 2, "48201", 5, out) == EC_KEY_OK);
-	CHECK_STR(out, "48201:123456A");
+	CHECK_STR(out, "TX:48201:123456A");
 	/* one APN in two counties is two parcels */
 	CHECK(EcApnNormalize("123-456", 7, "TX", 2, "201", 3, out) == EC_KEY_OK);
-	CHECK_STR(out, "48201:123456");
+	CHECK_STR(out, "TX:48201:123456");
 	CHECK(EcApnNormalize("123-456", 7, "TX", 2, "113", 3, out) == EC_KEY_OK);
-	CHECK_STR(out, "48113:123456");
+	CHECK_STR(out, "TX:48113:123456");
 	CHECK(EcApnNormalize("000", 3, "TX", 2, "201", 3, out) == EC_KEY_OK);
-	CHECK_STR(out, "48201:0");
+	CHECK_STR(out, "TX:48201:0");
 	CHECK(EcApnNormalize(" - . ", 5, "TX", 2, "201", 3, out) == EC_KEY_EMPTY);
 	CHECK(EcApnNormalize(NULL, 0, "TX", 2, "201", 3, out) == EC_KEY_EMPTY);
 	CHECK(EcApnNormalize("12#34", 5, "TX", 2, "201", 3, out) == EC_KEY_BAD_CHARS);
@@ -357,8 +370,9 @@ TestApnMak(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	FindPairs(argc > 0 ? argv[0] : "");
 	TestTables();
 	TestCanonical();
 	TestStatus();
