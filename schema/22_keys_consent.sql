@@ -21,7 +21,9 @@ CREATE TABLE ec.consent_tokens (
 	issued_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	expires_at timestamptz NOT NULL,
 	used_at timestamptz,
-	CHECK (expires_at > issued_at)
+	revoked_at timestamptz,		-- consent withdrawn before the token was used
+	CHECK (expires_at > issued_at),
+	CHECK (used_at IS NULL OR revoked_at IS NULL)
 );
 COMMENT ON TABLE ec.consent_tokens IS 'Consent tokens minted (by SHA-256 of their nonce) and whether each was used: single use';
 CREATE INDEX consent_tokens_lead ON ec.consent_tokens (lead_id);

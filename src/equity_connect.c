@@ -17,6 +17,7 @@
 #include "utils/guc.h"
 
 #include "equity_connect.h"
+#include "signing/signing.h"
 
 PG_MODULE_MAGIC;
 
@@ -116,6 +117,7 @@ _PG_init(void)
 	DefineSharedSettings();
 
 	/* Each subsystem defines its own settings and workers. */
+	SigningInit();
 
 	MarkGUCPrefixReserved("ec");
 }

@@ -1,0 +1,778 @@
+/*-------------------------------------------------------------------------
+ *
+ * consent.c
+ *		Consent tokens (JWS compact, HS256) and consent capture:
+ *		ec.mint_consent_token, ec.verify_consent_token, ec.submit_consent,
+ *		ec.withdraw_consent.
+ *
+ * A token is {"alg":"HS256","typ":"JWT","kid":<key id>} .
+ * {"sub":"<lead id>","jti":<random nonce>,"iat":..,"exp":..}, signed with an
+ * active key of purpose 'consent'; ec.consent_tokens keeps the SHA-256 of
+ * each nonce, so a token is used once.  Verification, each failure with
+ * its own reason:
+ *   400 malformed_token    not header.payload.signature (or too long)
+ *   400 invalid_base64     a segment is not strict base64url
+ *   400 malformed_header   header not a JSON object (or "crit", or repeats)
+ *   401 alg_not_allowed    "alg" is not exactly "HS256" (none, RS256, ...)
+ *   401 unknown_key        no consent key has the "kid"
+ *   401 bad_signature      the HMAC does not match (constant-time compare)
+ *   401 key_retired        signed by a key retired or past not_after
+ *   400 malformed_payload  payload not a JSON object, or sub/jti/exp of the wrong type
+ *   400 missing_exp        no "exp" (a token must expire)
+ *   410 expired            now >= exp
+ *   401 unknown_token      the nonce was never minted here (for this lead)
+ *   409 already_used       the token was used
+ *   410 revoked            consent was withdrawn after the token was minted
+ * The header and payload are read with PostgreSQL's own JSON parser.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "common/jsonapi.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/inet.h"
+#include "utils/timestamp.h"
+
+#include "core/jws.h"
+#include "signing/signing.h"
+
+#define EC_NONCE_BYTES		16
+#define EC_JSON_MAX_DEPTH	16
+#define EC_JTI_MAX			128
+#define EC_USER_AGENT_MAX	512
+
+/* One top-level member we look for in a JSON object. */
+typedef struct EcClaim
+{
+	const char *name;
+	int			count;			/* times the member appears */
+	JsonTokenType type;			/* of a scalar value */
+	char	   *value;			/* scalar value, de-escaped; NULL otherwise */
+} EcClaim;
+
+typedef struct EcClaimParse
+{
+	EcClaim    *claims;
+	int			nclaims;
+	int			depth;
+	int			current;
+	bool		object;			/* the top level is an object */
+} EcClaimParse;
+
+/* What checking a token found. */
+typedef struct EcTokenCheck
+{
+	int			status;
+	const char *reason;
+	char		key_id[65];
+	bool		have_lead;		/* lead_id is from a validly signed token */
+	int64		lead_id;
+	int64		token_id;
+	double		exp;
+	unsigned char nonce_hash[EC_SHA256_LEN];
+} EcTokenCheck;
+
+static SPIPlanPtr plan_mint = NULL;
+static SPIPlanPtr plan_token = NULL;
+static SPIPlanPtr plan_claim = NULL;
+static SPIPlanPtr plan_consent = NULL;
+static SPIPlanPtr plan_audit = NULL;
+static SPIPlanPtr plan_event = NULL;
+static SPIPlanPtr plan_withdraw = NULL;
+static SPIPlanPtr plan_revoke = NULL;
+
+static void
+ClaimObjectStart(void *state)
+{
+	EcClaimParse *p = state;
+
+	if (p->depth++ == 0)
+		p->object = true;
+}
+
+static void
+ClaimNestEnd(void *state)
+{
+	((EcClaimParse *) state)->depth--;
+}
+
+static void
+ClaimArrayStart(void *state)
+{
+	((EcClaimParse *) state)->depth++;
+}
+
+static void
+ClaimFieldStart(void *state, char *fname, bool isnull)
+{
+	EcClaimParse *p = state;
+	int			i;
+
+	if (p->depth != 1)
+		return;
+	p->current = -1;
+	for (i = 0; i < p->nclaims; i++)
+	{
+		if (strcmp(fname, p->claims[i].name) == 0)
+		{
+			p->current = i;
+			p->claims[i].count++;
+			p->claims[i].value = NULL;
+			break;
+		}
+	}
+}
+
+static void
+ClaimScalar(void *state, char *token, JsonTokenType tokentype)
+{
+	EcClaimParse *p = state;
+
+	if (p->depth == 1 && p->current >= 0)
+	{
+		p->claims[p->current].type = tokentype;
+		p->claims[p->current].value = token;
+		p->current = -1;
+	}
+}
+
+/* Deepest nesting of [ and { outside strings (bounds the parser's recursion). */
+static int
+JsonDepth(const char *s, int len)
+{
+	int			depth = 0;
+	int			max = 0;
+	bool		instr = false;
+	int			i;
+
+	for (i = 0; i < len; i++)
+	{
+		char		c = s[i];
+
+		if (instr)
+		{
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				instr = false;
+		}
+		else if (c == '"')
+			instr = true;
+		else if (c == '{' || c == '[')
+			max = Max(max, ++depth);
+		else if (c == '}' || c == ']')
+			depth--;
+	}
+	return max;
+}
+
+/*
+ * Decode a base64url segment and read the named members of the JSON object
+ * in it.  False when it is not a UTF-8 JSON object, or a member repeats.
+ */
+static bool
+EcReadClaims(const char *seg, size_t seglen, EcClaim *claims, int nclaims)
+{
+	char	   *json = palloc(ec_b64url_decoded_max(seglen) + 1);
+	size_t		len = 0;
+	JsonLexContext *lex;
+	JsonSemAction sem;
+	EcClaimParse p;
+	int			i;
+
+	if (ec_b64url_decode(seg, seglen, (unsigned char *) json, ec_b64url_decoded_max(seglen),
+						 &len) != EC_JWS_OK)
+		return false;
+	json[len] = '\0';
+	if (!pg_verify_mbstr(PG_UTF8, json, (int) len, true) ||
+		JsonDepth(json, (int) len) > EC_JSON_MAX_DEPTH)
+		return false;
+
+	memset(&p, 0, sizeof(p));
+	p.claims = claims;
+	p.nclaims = nclaims;
+	p.current = -1;
+	memset(&sem, 0, sizeof(sem));
+	sem.semstate = &p;
+	sem.object_start = ClaimObjectStart;
+	sem.object_end = ClaimNestEnd;
+	sem.array_start = ClaimArrayStart;
+	sem.array_end = ClaimNestEnd;
+	sem.object_field_start = ClaimFieldStart;
+	sem.scalar = ClaimScalar;
+
+	lex = makeJsonLexContextCstringLen(json, (int) len, PG_UTF8, true);
+	if (pg_parse_json(lex, &sem) != JSON_SUCCESS || !p.object)
+		return false;
+	for (i = 0; i < nclaims; i++)
+	{
+		if (claims[i].count > 1)
+			return false;
+	}
+	return true;
+}
+
+static bool
+ClaimIsString(const EcClaim *c)
+{
+	return c->count == 1 && c->value != NULL && c->type == JSON_TOKEN_STRING;
+}
+
+static void
+Reject(EcTokenCheck *check, int status, const char *reason)
+{
+	check->status = status;
+	check->reason = reason;
+}
+
+/*
+ * The checks that need no table: form, algorithm, key, signature, claims,
+ * expiry.  True when they all pass; check->nonce_hash is then set.
+ */
+static bool
+EcCheckTokenForm(text *token, TimestampTz now, EcTokenCheck *check)
+{
+	EcJwsParts parts;
+	EcJwsStatus st;
+	EcClaim		hdr[3] = {{"alg"}, {"kid"}, {"crit"}};
+	EcClaim		pl[3] = {{"sub"}, {"jti"}, {"exp"}};
+	const EcKey *keys;
+	const EcKey *key = NULL;
+	int			nkeys;
+	int			i;
+	char	   *end;
+	double		nowsec;
+
+	if (token == NULL)
+	{
+		Reject(check, 400, "malformed_token");
+		return false;
+	}
+	st = ec_jws_split(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token), &parts);
+	if (st == EC_JWS_BAD_BASE64)
+	{
+		Reject(check, 400, "invalid_base64");
+		return false;
+	}
+	if (st != EC_JWS_OK)
+	{
+		Reject(check, 400, "malformed_token");
+		return false;
+	}
+
+	if (!EcReadClaims(parts.header, parts.header_len, hdr, lengthof(hdr)) || hdr[2].count > 0)
+	{
+		Reject(check, 400, "malformed_header");
+		return false;
+	}
+	/* the algorithm is pinned: never "none", never what the token asks for */
+	if (!ClaimIsString(&hdr[0]) || strcmp(hdr[0].value, "HS256") != 0)
+	{
+		Reject(check, 401, "alg_not_allowed");
+		return false;
+	}
+	keys = EcKeysOf("consent", &nkeys);
+	if (ClaimIsString(&hdr[1]))
+	{
+		for (i = 0; i < nkeys && key == NULL; i++)
+		{
+			if (strcmp(keys[i].key_id, hdr[1].value) == 0)
+				key = &keys[i];
+		}
+	}
+	if (key == NULL)
+	{
+		Reject(check, 401, "unknown_key");
+		return false;
+	}
+	strlcpy(check->key_id, key->key_id, sizeof(check->key_id));
+	st = ec_jws_hs256_verify(key->secret, key->secret_len, &parts);
+	if (st == EC_JWS_INTERNAL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not compute HMAC-SHA256")));
+	if (st != EC_JWS_OK)
+	{
+		Reject(check, 401, "bad_signature");
+		return false;
+	}
+	if (!EcKeyActive(key, now))
+	{
+		Reject(check, 401, "key_retired");
+		return false;
+	}
+
+	if (!EcReadClaims(parts.payload, parts.payload_len, pl, lengthof(pl)))
+	{
+		Reject(check, 400, "malformed_payload");
+		return false;
+	}
+	if (pl[2].count == 0 || (pl[2].value != NULL && pl[2].type == JSON_TOKEN_NULL))
+	{
+		Reject(check, 400, "missing_exp");
+		return false;
+	}
+	if (pl[2].value == NULL || pl[2].type != JSON_TOKEN_NUMBER ||
+		!ClaimIsString(&pl[0]) || !ClaimIsString(&pl[1]))
+	{
+		Reject(check, 400, "malformed_payload");
+		return false;
+	}
+	check->exp = strtod(pl[2].value, NULL);
+	errno = 0;
+	check->lead_id = strtoi64(pl[0].value, &end, 10);
+	if (isnan(check->exp) || errno != 0 || *end != '\0' || pl[0].value[0] < '0' ||
+		pl[0].value[0] > '9' || check->lead_id <= 0 ||
+		strlen(pl[1].value) < 1 || strlen(pl[1].value) > EC_JTI_MAX)
+	{
+		Reject(check, 400, "malformed_payload");
+		return false;
+	}
+	check->have_lead = true;
+
+	nowsec = (double) EcUnixSeconds(now) + (double) (now % USECS_PER_SEC) / USECS_PER_SEC;
+	if (nowsec >= check->exp)
+	{
+		Reject(check, 410, "expired");
+		return false;
+	}
+	if (ec_sha256(pl[1].value, strlen(pl[1].value), check->nonce_hash) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not compute SHA-256")));
+	return true;
+}
+
+static Datum
+ShaDatum(const unsigned char *sha)
+{
+	bytea	   *b = palloc(VARHDRSZ + EC_SHA256_LEN);
+
+	SET_VARSIZE(b, VARHDRSZ + EC_SHA256_LEN);
+	memcpy(VARDATA(b), sha, EC_SHA256_LEN);
+	return PointerGetDatum(b);
+}
+
+/*
+ * Why the token's row does not allow its use (SPI connected): unknown, for
+ * another lead, used, revoked, expired; or ok (200) when it does.
+ */
+static void
+EcCheckTokenRow(TimestampTz now, EcTokenCheck *check)
+{
+	Oid			types[1] = {BYTEAOID};
+	Datum		values[1];
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+
+	values[0] = ShaDatum(check->nonce_hash);
+	if (EcSpiRun(&plan_token,
+				 "SELECT t.id, t.lead_id, t.used_at, t.revoked_at, t.expires_at"
+				 " FROM ec.consent_tokens t WHERE t.nonce_hash OPERATOR(pg_catalog.=) $1",
+				 1, types, values, NULL, SPI_OK_SELECT) != 1)
+	{
+		Reject(check, 401, "unknown_token");
+		return;
+	}
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	if (DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull)) != check->lead_id)
+	{
+		Reject(check, 401, "unknown_token");
+		return;
+	}
+	check->token_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	(void) SPI_getbinval(tup, desc, 3, &isnull);
+	if (!isnull)
+	{
+		Reject(check, 409, "already_used");
+		return;
+	}
+	(void) SPI_getbinval(tup, desc, 4, &isnull);
+	if (!isnull)
+	{
+		Reject(check, 410, "revoked");
+		return;
+	}
+	if (DatumGetTimestampTz(SPI_getbinval(tup, desc, 5, &isnull)) <= now)
+	{
+		Reject(check, 410, "expired");
+		return;
+	}
+	Reject(check, 200, "ok");
+}
+
+/* Append to the consent evidence (SPI connected). */
+static void
+EcAudit(int64 lead_id, const char *action, const char *method, const char *reason,
+		int64 token_id, inet *client_ip, text *user_agent, Jsonb *detail, TimestampTz now)
+{
+	Oid			types[9] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INETOID, TEXTOID,
+	JSONBOID, TIMESTAMPTZOID};
+	Datum		values[9];
+	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+
+	values[0] = Int64GetDatum(lead_id);
+	nulls[0] = lead_id > 0 ? ' ' : 'n';
+	values[1] = CStringGetTextDatum(action);
+	values[2] = method ? CStringGetTextDatum(method) : (Datum) 0;
+	nulls[2] = method ? ' ' : 'n';
+	values[3] = CStringGetTextDatum(reason);
+	values[4] = Int64GetDatum(token_id);
+	nulls[4] = token_id > 0 ? ' ' : 'n';
+	values[5] = PointerGetDatum(client_ip);
+	nulls[5] = client_ip ? ' ' : 'n';
+	values[6] = (Datum) 0;
+	nulls[6] = 'n';
+	if (user_agent != NULL)
+	{
+		/* a header the sender controls: kept, but bounded */
+		const char *ua = VARDATA_ANY(user_agent);
+		int			len = VARSIZE_ANY_EXHDR(user_agent);
+
+		if (len > EC_USER_AGENT_MAX)
+			len = pg_mbcliplen(ua, len, EC_USER_AGENT_MAX);
+		values[6] = PointerGetDatum(cstring_to_text_with_len(ua, len));
+		nulls[6] = ' ';
+	}
+	values[7] = JsonbPGetDatum(detail);
+	values[8] = TimestampTzGetDatum(now);
+	EcSpiRun(&plan_audit,
+			 "INSERT INTO ec.lead_consent_audit"
+			 " (lead_id, action, method, reason, token_id, client_ip, user_agent, detail, created_at)"
+			 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+			 9, types, values, nulls, SPI_OK_INSERT);
+}
+
+/* A funnel event for a lead (SPI connected). */
+static void
+EcConsentEvent(const char *event, int64 lead_id, Datum broker_id, bool broker_null)
+{
+	Oid			types[3] = {TEXTOID, INT8OID, INT8OID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+
+	values[0] = CStringGetTextDatum(event);
+	values[1] = Int64GetDatum(lead_id);
+	values[2] = broker_id;
+	nulls[2] = broker_null ? 'n' : ' ';
+	EcSpiRun(&plan_event,
+			 "INSERT INTO ec.pipeline_events (event_type, lead_id, broker_id) VALUES ($1, $2, $3)",
+			 3, types, values, nulls, SPI_OK_INSERT);
+}
+
+static Jsonb *
+EcTokenAnswer(const EcTokenCheck *check, TimestampTz consented_at)
+{
+	EcAnswer	a;
+
+	EcAnswerBegin(&a, check->status, check->reason);
+	if (check->have_lead)
+		EcAnswerInt(&a, "lead_id", check->lead_id);
+	if (check->token_id > 0)
+		EcAnswerInt(&a, "token_id", check->token_id);
+	if (check->key_id[0] != '\0')
+		EcAnswerText(&a, "key_id", check->key_id);
+	if (check->have_lead && isfinite(check->exp) && fabs(check->exp) < 1e13)
+		EcAnswerTimestamp(&a, "expires_at", EcFromUnixSeconds((int64) floor(check->exp)));
+	if (consented_at != 0)
+		EcAnswerTimestamp(&a, "consented_at", consented_at);
+	return EcAnswerEnd(&a);
+}
+
+PG_FUNCTION_INFO_V1(ec_mint_consent_token);
+
+/* ec.mint_consent_token(lead_id): a single-use HS256 token for the consent form */
+Datum
+ec_mint_consent_token(PG_FUNCTION_ARGS)
+{
+	int64		lead_id = PG_GETARG_INT64(0);
+	TimestampTz now = GetCurrentTimestamp();
+	int64		iat = EcUnixSeconds(now);
+	int64		exp = iat + ec_consent_token_ttl;
+	const EcKey *keys;
+	const EcKey *key = NULL;
+	int			nkeys;
+	int			i;
+	unsigned char nonce[EC_NONCE_BYTES];
+	char		jti[32];
+	size_t		jtilen;
+	unsigned char nonce_hash[EC_SHA256_LEN];
+	char	   *header;
+	char	   *payload;
+	char		out[EC_JWS_MAX_TOKEN];
+	size_t		outlen;
+	EcOwnerScope scope;
+	Oid			types[5] = {INT8OID, TEXTOID, BYTEAOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[5];
+
+	/* the newest active key signs (keys are newest first) */
+	keys = EcKeysOf("consent", &nkeys);
+	for (i = 0; i < nkeys && key == NULL; i++)
+	{
+		if (EcKeyActive(&keys[i], now))
+			key = &keys[i];
+	}
+	if (key == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("no active key of purpose \"consent\""),
+				 errhint("Add one with ec.generate_key('consent', ...) or ec.add_key('consent', ...).")));
+
+	if (!pg_strong_random(nonce, sizeof(nonce)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random nonce")));
+	(void) ec_b64url_encode(nonce, sizeof(nonce), jti, sizeof(jti) - 1, &jtilen);
+	jti[jtilen] = '\0';
+	if (ec_sha256(jti, jtilen, nonce_hash) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not compute SHA-256")));
+
+	/* key ids are [A-Za-z0-9._-]: nothing to escape */
+	header = psprintf("{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"%s\"}", key->key_id);
+	payload = psprintf("{\"sub\":\"" INT64_FORMAT "\",\"jti\":\"%s\",\"iat\":" INT64_FORMAT
+					   ",\"exp\":" INT64_FORMAT "}", lead_id, jti, iat, exp);
+	if (ec_jws_hs256_encode(key->secret, key->secret_len, header, strlen(header),
+							payload, strlen(payload), out, sizeof(out), &outlen) != EC_JWS_OK)
+		elog(ERROR, "could not encode a consent token");
+
+	values[0] = Int64GetDatum(lead_id);
+	values[1] = CStringGetTextDatum(key->key_id);
+	values[2] = ShaDatum(nonce_hash);
+	values[3] = TimestampTzGetDatum(EcFromUnixSeconds(iat));
+	values[4] = TimestampTzGetDatum(EcFromUnixSeconds(exp));
+
+	EcBecomeOwner(&scope);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (EcSpiRun(&plan_mint,
+				 "INSERT INTO ec.consent_tokens (lead_id, key_id, nonce_hash, issued_at, expires_at)"
+				 " SELECT l.id, $2, $3, $4, $5 FROM ec.leads l WHERE l.id OPERATOR(pg_catalog.=) $1",
+				 5, types, values, NULL, SPI_OK_INSERT) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("lead " INT64_FORMAT " does not exist", lead_id)));
+	SPI_finish();
+	EcRestoreUser(&scope);
+
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(out, outlen));
+}
+
+PG_FUNCTION_INFO_V1(ec_verify_consent_token);
+
+/* ec.verify_consent_token(token): every check, nothing used or recorded */
+Datum
+ec_verify_consent_token(PG_FUNCTION_ARGS)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	EcTokenCheck check;
+
+	memset(&check, 0, sizeof(check));
+	if (EcCheckTokenForm(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0), now, &check))
+	{
+		EcOwnerScope scope;
+
+		EcBecomeOwner(&scope);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		EcCheckTokenRow(now, &check);
+		SPI_finish();
+		EcRestoreUser(&scope);
+	}
+	PG_RETURN_JSONB_P(EcTokenAnswer(&check, 0));
+}
+
+PG_FUNCTION_INFO_V1(ec_submit_consent);
+
+/* ec.submit_consent(token, client_ip, user_agent): use a token, record consent */
+Datum
+ec_submit_consent(PG_FUNCTION_ARGS)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	inet	   *client_ip = PG_ARGISNULL(1) ? NULL : PG_GETARG_INET_PP(1);
+	text	   *user_agent = PG_ARGISNULL(2) ? NULL : PG_GETARG_TEXT_PP(2);
+	EcTokenCheck check;
+	EcOwnerScope scope;
+	TimestampTz consented_at = 0;
+	Jsonb	   *answer;
+	bool		valid;
+
+	memset(&check, 0, sizeof(check));
+	valid = EcCheckTokenForm(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0), now, &check);
+
+	EcBecomeOwner(&scope);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	if (valid)
+	{
+		Oid			types[3] = {BYTEAOID, INT8OID, TIMESTAMPTZOID};
+		Datum		values[3];
+
+		/*
+		 * Claim the token: of two sessions with the same token, the second
+		 * waits for the first's row lock, then finds used_at set (READ
+		 * COMMITTED re-checks the row) and claims nothing.
+		 */
+		values[0] = ShaDatum(check.nonce_hash);
+		values[1] = Int64GetDatum(check.lead_id);
+		values[2] = TimestampTzGetDatum(now);
+		if (EcSpiRun(&plan_claim,
+					 "UPDATE ec.consent_tokens t SET used_at = $3"
+					 " WHERE t.nonce_hash OPERATOR(pg_catalog.=) $1 AND t.lead_id OPERATOR(pg_catalog.=) $2"
+					 " AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at OPERATOR(pg_catalog.>) $3"
+					 " RETURNING t.id",
+					 3, types, values, NULL, SPI_OK_UPDATE_RETURNING) == 1)
+		{
+			bool		isnull;
+			Datum		broker;
+			bool		broker_null;
+
+			check.token_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+														 SPI_tuptable->tupdesc, 1, &isnull));
+			values[0] = Int64GetDatum(check.lead_id);
+			values[1] = TimestampTzGetDatum(now);
+			types[0] = INT8OID;
+			types[1] = TIMESTAMPTZOID;
+			if (EcSpiRun(&plan_consent,
+						 "UPDATE ec.leads l SET consent = true, consented_at = $2,"
+						 " consent_method = 'form'::ec.consent_method"
+						 " WHERE l.id OPERATOR(pg_catalog.=) $1 RETURNING l.assigned_broker_id",
+						 2, types, values, NULL, SPI_OK_UPDATE_RETURNING) != 1)
+				elog(ERROR, "lead " INT64_FORMAT " of consent token " INT64_FORMAT " vanished",
+					 check.lead_id, check.token_id);
+			broker = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &broker_null);
+			EcConsentEvent("consent_granted", check.lead_id, broker, broker_null);
+			Reject(&check, 200, "ok");
+			consented_at = now;
+		}
+		else
+			EcCheckTokenRow(now, &check);	/* why not: used, revoked, ... */
+	}
+
+	answer = EcTokenAnswer(&check, consented_at);
+	EcAudit(check.have_lead ? check.lead_id : 0,
+			check.status == 200 ? "granted" : "rejected",
+			"form", check.reason, check.token_id, client_ip, user_agent,
+			answer, now);
+	SPI_finish();
+	EcRestoreUser(&scope);
+	PG_RETURN_JSONB_P(answer);
+}
+
+/* A withdrawal method: lower-case snake_case, like a reason. */
+static bool
+ValidMethod(const char *m)
+{
+	size_t		len = strlen(m);
+	size_t		i;
+
+	if (len < 1 || len > 32 || !(m[0] >= 'a' && m[0] <= 'z'))
+		return false;
+	for (i = 1; i < len; i++)
+	{
+		if (!((m[i] >= 'a' && m[i] <= 'z') || (m[i] >= '0' && m[i] <= '9') || m[i] == '_'))
+			return false;
+	}
+	return true;
+}
+
+PG_FUNCTION_INFO_V1(ec_withdraw_consent);
+
+/* ec.withdraw_consent(lead_id, method, detail): revoke consent and open tokens */
+Datum
+ec_withdraw_consent(PG_FUNCTION_ARGS)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	char	   *method = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *detail = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	int64		lead_id = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0);
+	EcOwnerScope scope;
+	EcAnswer	a;
+	Jsonb	   *answer;
+	int			status = 200;
+	const char *reason = "ok";
+	uint64		revoked = 0;
+	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
+	Datum		values[2];
+
+	EcBecomeOwner(&scope);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	if (PG_ARGISNULL(0))
+	{
+		status = 400;
+		reason = "missing_lead";
+	}
+	else if (method == NULL || !ValidMethod(method))
+	{
+		status = 400;
+		reason = "invalid_method";
+	}
+	else
+	{
+		values[0] = Int64GetDatum(lead_id);
+		values[1] = TimestampTzGetDatum(now);
+		if (EcSpiRun(&plan_withdraw,
+					 "WITH old AS (SELECT l.id, l.consent, l.assigned_broker_id FROM ec.leads l"
+					 "  WHERE l.id OPERATOR(pg_catalog.=) $1 FOR UPDATE)"
+					 " UPDATE ec.leads l SET consent = false, consented_at = NULL, consent_method = NULL"
+					 " FROM old WHERE l.id OPERATOR(pg_catalog.=) old.id"
+					 " RETURNING old.consent, old.assigned_broker_id",
+					 1, types, values, NULL, SPI_OK_UPDATE_RETURNING) != 1)
+		{
+			status = 422;
+			reason = "unknown_lead";
+		}
+		else
+		{
+			bool		isnull;
+			bool		was = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+														 SPI_tuptable->tupdesc, 1, &isnull));
+			bool		broker_null;
+			Datum		broker = SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 2, &broker_null);
+
+			if (!was)
+				reason = "not_consented";
+			EcConsentEvent("consent_withdrawn", lead_id, broker, broker_null);
+			/* a token minted before the withdrawal must not bring consent back */
+			revoked = EcSpiRun(&plan_revoke,
+							   "UPDATE ec.consent_tokens t SET revoked_at = $2"
+							   " WHERE t.lead_id OPERATOR(pg_catalog.=) $1"
+							   " AND t.used_at IS NULL AND t.revoked_at IS NULL",
+							   2, types, values, NULL, SPI_OK_UPDATE);
+		}
+	}
+
+	EcAnswerBegin(&a, status, reason);
+	if (!PG_ARGISNULL(0))
+		EcAnswerInt(&a, "lead_id", lead_id);
+	if (status == 200)
+		EcAnswerInt(&a, "revoked_tokens", (int64) revoked);
+	answer = EcAnswerEnd(&a);
+
+	{
+		EcAnswer	d;
+
+		EcAnswerBegin(&d, status, reason);
+		EcAnswerText(&d, "detail", detail);
+		EcAnswerInt(&d, "revoked_tokens", (int64) revoked);
+		EcAudit(lead_id, status == 200 ? "withdrawn" : "rejected", method, reason, 0,
+				NULL, NULL, EcAnswerEnd(&d), now);
+	}
+	SPI_finish();
+	EcRestoreUser(&scope);
+	PG_RETURN_JSONB_P(answer);
+}
