@@ -17,7 +17,6 @@ INSERT INTO ec.leads (property_zip) VALUES ('9410');
 INSERT INTO ec.leads (mak) VALUES ('12345');
 INSERT INTO ec.leads (phone) VALUES ('555-1234');
 INSERT INTO ec.leads (owner_age) VALUES (7);
-INSERT INTO ec.leads (lead_score) VALUES (101);
 INSERT INTO ec.leads (addr_hash) VALUES ('\x00');
 INSERT INTO ec.leads (campaign_status) VALUES ('New');
 INSERT INTO ec.leads (consent) VALUES (true);
@@ -64,6 +63,8 @@ INSERT INTO ec.leads (id, email, email_verified, campaign_status, assigned_broke
 	(13, 'd@example.com', true, 'new', 2, 60);
 INSERT INTO ec.leads (id, phone, phone_verified, campaign_status, assigned_broker_id, lead_score) VALUES
 	(14, '+19415553817', true, 'queued', 2, 50);
+-- lead_score is computed from the row on insert (schema/80_campaign.sql); a direct write is still checked
+UPDATE ec.leads SET lead_score = 101 WHERE id = 10;
 INSERT INTO ec.leads (id, email, email_verified, assigned_broker_id, email_opt_out, email_opt_out_at) VALUES
 	(15, 'e@example.com', true, 1, true, now());
 INSERT INTO ec.leads (id, email, email_verified, assigned_broker_id) VALUES (16, 'f@example.com', true, 1);

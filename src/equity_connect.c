@@ -18,6 +18,7 @@
 
 #include "equity_connect.h"
 #include "signing/signing.h"
+#include "campaign/campaign.h"
 
 PG_MODULE_MAGIC;
 
@@ -118,6 +119,7 @@ _PG_init(void)
 
 	/* Each subsystem defines its own settings and workers. */
 	SigningInit();
+	CampaignInit();
 
 	MarkGUCPrefixReserved("ec");
 }

@@ -1,0 +1,15 @@
+/*-------------------------------------------------------------------------
+ *
+ * jobs.c
+ *		Dynamic background workers that run the daily jobs.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "campaign/campaign.h"
+
+void
+EcJobWorkersInit(void)
+{
+}
