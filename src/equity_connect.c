@@ -19,6 +19,7 @@
 #include "equity_connect.h"
 #include "signing/signing.h"
 #include "campaign/campaign.h"
+#include "identity/identity.h"
 
 PG_MODULE_MAGIC;
 
@@ -120,6 +121,7 @@ _PG_init(void)
 	/* Each subsystem defines its own settings and workers. */
 	SigningInit();
 	CampaignInit();
+	IdentityInit();
 
 	MarkGUCPrefixReserved("ec");
 }

@@ -73,6 +73,74 @@ EcStateCode(const char *state, size_t len)
 }
 
 EcKeyStatus
+EcCountyFips(const char *state, size_t state_len,
+			 const char *county_fips, size_t county_len,
+			 char *fips, const char **state_code)
+{
+	const char *code = NULL;
+	const char *state_fips = NULL;
+	size_t		i;
+
+	fips[0] = '\0';
+	*state_code = NULL;
+	if (state != NULL && state_len > 0)
+	{
+		code = EcStateCode(state, state_len);
+		if (code)
+			state_fips = EcWordMapLookup(ec_state_fips, ec_state_fips_count,
+										 code, strlen(code));
+	}
+	if (county_fips == NULL)
+		return EC_KEY_NO_SCOPE;
+	Trim(&county_fips, &county_len);
+	if (county_len == 0)
+		return EC_KEY_NO_SCOPE;
+	for (i = 0; i < county_len; i++)
+		if (!IsDigit((unsigned char) county_fips[i]))
+			return EC_KEY_NO_SCOPE;
+	if (county_len == 5 || county_len == 4)
+	{
+		size_t		pad = 5 - county_len;
+
+		for (i = 0; i < 5; i++)
+			fips[i] = i < pad ? '0' : county_fips[i - pad];
+		fips[5] = '\0';
+		if (state_fips && memcmp(state_fips, fips, 2) != 0)
+		{
+			fips[0] = '\0';
+			return EC_KEY_SCOPE_MISMATCH;
+		}
+	}
+	else if (county_len <= 3 && state_fips)
+	{
+		size_t		pad = 3 - county_len;
+
+		fips[0] = state_fips[0];
+		fips[1] = state_fips[1];
+		for (i = 0; i < 3; i++)
+			fips[2 + i] = i < pad ? '0' : county_fips[i - pad];
+		fips[5] = '\0';
+	}
+	else
+		return EC_KEY_NO_SCOPE;
+
+	if (code == NULL)
+	{
+		/* the state the county belongs to */
+		for (i = 0; i < ec_state_fips_count; i++)
+			if (memcmp(ec_state_fips[i].std, fips, 2) == 0)
+				code = ec_state_fips[i].word;
+		if (code == NULL)
+		{
+			fips[0] = '\0';
+			return EC_KEY_NO_SCOPE;
+		}
+	}
+	*state_code = code;
+	return EC_KEY_OK;
+}
+
+EcKeyStatus
 EcApnNormalize(const char *apn, size_t apn_len,
 			   const char *state, size_t state_len,
 			   const char *county_fips, size_t county_len,
@@ -84,7 +152,7 @@ EcApnNormalize(const char *apn, size_t apn_len,
 				n = 0,
 				nd = 0;
 	const char *code = NULL;
-	const char *state_fips = NULL;
+	EcKeyStatus st;
 
 	out[0] = '\0';
 	if (apn == NULL)
@@ -118,52 +186,9 @@ EcApnNormalize(const char *apn, size_t apn_len,
 		return EC_KEY_EMPTY;
 	key[n] = '\0';
 
-	/* the scope */
-	if (state != NULL && state_len > 0)
-	{
-		code = EcStateCode(state, state_len);
-		if (code)
-			state_fips = EcWordMapLookup(ec_state_fips, ec_state_fips_count,
-										 code, strlen(code));
-	}
-	if (county_fips == NULL)
-		return EC_KEY_NO_SCOPE;
-	Trim(&county_fips, &county_len);
-	for (i = 0; i < county_len; i++)
-		if (!IsDigit((unsigned char) county_fips[i]))
-			return EC_KEY_NO_SCOPE;
-	if (county_len == 5 || county_len == 4)
-	{
-		size_t		pad = 5 - county_len;
-
-		for (i = 0; i < 5; i++)
-			fips[i] = i < pad ? '0' : county_fips[i - pad];
-		fips[5] = '\0';
-		if (state_fips && memcmp(state_fips, fips, 2) != 0)
-			return EC_KEY_SCOPE_MISMATCH;
-	}
-	else if (county_len >= 1 && county_len <= 3 && state_fips)
-	{
-		size_t		pad = 3 - county_len;
-
-		fips[0] = state_fips[0];
-		fips[1] = state_fips[1];
-		for (i = 0; i < 3; i++)
-			fips[2 + i] = i < pad ? '0' : county_fips[i - pad];
-		fips[5] = '\0';
-	}
-	else
-		return EC_KEY_NO_SCOPE;
-
-	if (code == NULL)
-	{
-		/* the state the county belongs to */
-		for (i = 0; i < ec_state_fips_count; i++)
-			if (memcmp(ec_state_fips[i].std, fips, 2) == 0)
-				code = ec_state_fips[i].word;
-		if (code == NULL)
-			return EC_KEY_NO_SCOPE;
-	}
+	st = EcCountyFips(state, state_len, county_fips, county_len, fips, &code);
+	if (st != EC_KEY_OK)
+		return st;
 	memcpy(out, code, 2);
 	out[2] = ':';
 	memcpy(out + 3, fips, 5);

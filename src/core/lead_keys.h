@@ -45,6 +45,16 @@ extern EcKeyStatus EcApnNormalize(const char *apn, size_t apn_len,
 								  char *out);
 
 /*
+ * The 5-digit county FIPS code from county_fips (5 digits, 4 when a
+ * spreadsheet dropped the leading zero, or 3 with the state) and the state
+ * (code or name, may be absent); fips must hold 6 bytes.  *state_code is
+ * set to the county's state.
+ */
+extern EcKeyStatus EcCountyFips(const char *state, size_t state_len,
+								const char *county_fips, size_t county_len,
+								char *fips, const char **state_code);
+
+/*
  * Validate a Melissa Address Key: exactly 10 digits after trimming white
  * space, kept as text.  out must hold EC_MAK_LEN + 1 bytes.
  */

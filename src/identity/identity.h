@@ -1,0 +1,47 @@
+/*-------------------------------------------------------------------------
+ *
+ * identity.h
+ *		Lead identity: SQL wrappers of the address normalizer and the
+ *		upsert cascade (MAK -> county-scoped APN -> addr_hash).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef EC_IDENTITY_H
+#define EC_IDENTITY_H
+
+#include "core/address.h"
+
+extern void IdentityInit(void);
+
+/*
+ * Normalize an address given as text datums (NULL allowed), converting from
+ * the database encoding.  Returns the status; ereports nothing.
+ */
+extern EcAddrStatus IdentityNormalize(text *line1, text *line2, text *city,
+									  text *state, text *zip, EcAddress *out);
+
+/* ereport for TOO_LONG and BAD_UTF8; returns false for EMPTY */
+extern bool IdentityCheckAddress(EcAddrStatus status);
+
+/* verification verdicts of provider codes (codes.c) */
+typedef enum EcVerdict
+{
+	EC_VERDICT_NONE = 0,
+	EC_VERDICT_UNKNOWN,
+	EC_VERDICT_VALID,
+	EC_VERDICT_INVALID
+} EcVerdict;
+
+typedef enum EcCodeKind
+{
+	EC_CODE_OTHER = 0,
+	EC_CODE_EMAIL,
+	EC_CODE_PHONE
+} EcCodeKind;
+
+/* the kind and verdict of one provider code; false when unknown */
+extern bool CodeLookup(const char *provider, const char *code,
+					   EcCodeKind *kind, EcVerdict *verdict);
+extern void CodesInit(void);
+
+#endif							/* EC_IDENTITY_H */

@@ -1,0 +1,2053 @@
+/*-------------------------------------------------------------------------
+ *
+ * upsert.c
+ *		ec.upsert_lead, ec.upsert_leads and ec.upsert_staged_leads: one
+ *		property, one lead.
+ *
+ * Per lead:
+ *	1. parse the jsonb (keys of ec.leads plus provider fields; unknown keys
+ *	   go to extra) and derive the keys with the pure core: MAK, the
+ *	   county-scoped APN key, addr_hash;
+ *	2. look the three keys up in one indexed statement;
+ *	3. cascade: the lead holding the MAK wins, then the APN's, then the
+ *	   address hash's; none -> INSERT ... ON CONFLICT DO NOTHING (a racing
+ *	   session's insert makes it find that lead on the next pass);
+ *	4. merge safely: NULL/empty never overwrites, verified stays verified
+ *	   unless a provider code says invalid, arrays are unioned in order,
+ *	   payloads kept per provider, keys filled only where empty and never
+ *	   taken from another lead (that is recorded as a conflict in
+ *	   pipeline_dlq), do_not_contact is sticky, a newly verified 'new' lead
+ *	   becomes 'queued';
+ *	5. a pipeline_events row (dedupe_success / dedupe_failed, duration_ms).
+ *
+ * No unique violation reaches the caller: inserts use ON CONFLICT DO
+ * NOTHING, and the rare update that fills in a key runs in a
+ * subtransaction whose unique violation sends the lead round the cascade
+ * again.  Values are validated here so that no CHECK constraint can fail.
+ *
+ * Every statement is a prepared plan kept for the session, with
+ * parameters only.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "portability/instr_time.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/resowner.h"
+
+#include "core/address.h"
+#include "core/lead_keys.h"
+#include "identity/identity.h"
+
+/* the columns upsert writes, in parameter order */
+typedef enum LeadCol
+{
+	C_FIRST_NAME,
+	C_LAST_NAME,
+	C_EMAIL,
+	C_EMAILS,
+	C_PHONE,
+	C_PHONES,
+	C_EMAIL_VERIFIED,
+	C_PHONE_VERIFIED,
+	C_ADDRESS,
+	C_UNIT,
+	C_CITY,
+	C_STATE,
+	C_ZIP,
+	C_COUNTY_FIPS,
+	C_APN,
+	C_APN_KEY,
+	C_MAK,
+	C_ADDR_HASH,
+	C_OWNER_AGE,
+	C_OWNER_OCCUPIED,
+	C_EST_VALUE,
+	C_EST_EQUITY,
+	C_YEARS_OWNED,
+	C_CODES,
+	C_PAYLOADS,
+	C_EXTRA,
+	C_SOURCES,
+	C_STATUS,
+	C_BROKER,
+	NCOLS
+} LeadCol;
+
+static const struct
+{
+	const char *name;
+	Oid			type;
+}			Cols[NCOLS] = {
+	{"first_name", TEXTOID},
+	{"last_name", TEXTOID},
+	{"email", TEXTOID},
+	{"emails", TEXTARRAYOID},
+	{"phone", TEXTOID},
+	{"phones", TEXTARRAYOID},
+	{"email_verified", BOOLOID},
+	{"phone_verified", BOOLOID},
+	{"property_address", TEXTOID},
+	{"property_unit", TEXTOID},
+	{"property_city", TEXTOID},
+	{"property_state", TEXTOID},
+	{"property_zip", TEXTOID},
+	{"county_fips", TEXTOID},
+	{"apn", TEXTOID},
+	{"apn_key", TEXTOID},
+	{"mak", TEXTOID},
+	{"addr_hash", BYTEAOID},
+	{"owner_age", INT4OID},
+	{"owner_occupied", BOOLOID},
+	{"estimated_value", NUMERICOID},
+	{"estimated_equity", NUMERICOID},
+	{"years_owned", INT4OID},
+	{"verification_codes", TEXTARRAYOID},
+	{"provider_payloads", JSONBOID},
+	{"extra", JSONBOID},
+	{"sources", TEXTARRAYOID},
+	{"campaign_status", TEXTOID},
+	{"assigned_broker_id", INT8OID},
+};
+
+/* a lead's column values */
+typedef struct LeadRow
+{
+	int64		id;
+	Datum		v[NCOLS];
+	bool		null[NCOLS];
+} LeadRow;
+
+/* one parsed input lead */
+typedef struct LeadIn
+{
+	const char *source;
+	Jsonb	   *raw;
+	const char *reject;			/* reason the lead cannot be upserted */
+	LeadRow		row;			/* values given (null = not given) */
+	List	   *emails;			/* char *, normalized, in order */
+	List	   *phones;
+	List	   *codes;
+	Jsonb	   *payload;
+	Jsonb	   *extra;
+	EcVerdict	email_verdict;
+	EcVerdict	phone_verdict;
+	bool		dnc;
+	List	   *warnings;		/* char *, snake_case */
+} LeadIn;
+
+/* one lead's answer */
+typedef struct LeadOut
+{
+	int64		lead_id;		/* 0 when rejected */
+	const char *action;
+	const char *matched_on;		/* NULL, "mak", "apn", "addr_hash" */
+	const char *status;			/* campaign_status after the upsert */
+	const char *reason;
+	StringInfo	conflict;		/* JSON object, or NULL */
+	int64		broker_id;
+	bool		queued;			/* moved from new to queued */
+	List	   *warnings;
+} LeadOut;
+
+/* events and staging updates are written in batches */
+#define BATCH_MAX 1000
+
+typedef struct Batch
+{
+	int			n;
+	Datum		type[BATCH_MAX];
+	bool		ok[BATCH_MAX];
+	Datum		lead[BATCH_MAX];
+	bool		lead_null[BATCH_MAX];
+	Datum		broker[BATCH_MAX];
+	bool		broker_null[BATCH_MAX];
+	Datum		ms[BATCH_MAX];
+	Datum		detail[BATCH_MAX];
+	MemoryContext cxt;
+} Batch;
+
+static SPIPlanPtr LookupPlan = NULL;
+static SPIPlanPtr LockPlan = NULL;
+static SPIPlanPtr InsertPlan = NULL;
+static SPIPlanPtr UpdatePlan = NULL;
+static SPIPlanPtr EventPlan = NULL;
+static SPIPlanPtr DlqPlan = NULL;
+static SPIPlanPtr BrokerPlan = NULL;
+static SPIPlanPtr StagedPlan = NULL;
+static SPIPlanPtr StagedDonePlan = NULL;
+
+#define NUMERIC_TYPMOD_14_2 ((int32) (((14 << 16) | 2) + VARHDRSZ))
+#define MAX_RETRIES 5
+
+/* ---------------------------------------------------------------------
+ * Prepared plans
+ * --------------------------------------------------------------------- */
+
+static SPIPlanPtr
+Prepare(const char *sql, int nargs, Oid *types)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
+			 SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
+}
+
+/* the columns as a select list, campaign_status as text */
+static void
+AppendSelectList(StringInfo sql)
+{
+	int			i;
+
+	appendStringInfoString(sql, "id");
+	for (i = 0; i < NCOLS; i++)
+		appendStringInfo(sql, i == C_STATUS ? ", %s::pg_catalog.text" : ", %s",
+						 Cols[i].name);
+}
+
+static void
+PreparePlans(void)
+{
+	StringInfoData sql;
+	Oid			types[NCOLS + 1];
+	int			i;
+
+	if (StagedDonePlan != NULL)
+		return;					/* prepared last: all are there */
+	for (i = 0; i < NCOLS; i++)
+		types[i] = Cols[i].type;
+	types[NCOLS] = INT8OID;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT ");
+	AppendSelectList(&sql);
+	appendStringInfoString(&sql, " FROM ec.leads WHERE mak OPERATOR(pg_catalog.=) $1"
+						   " OR apn_key OPERATOR(pg_catalog.=) $2"
+						   " OR addr_hash OPERATOR(pg_catalog.=) $3");
+	{
+		Oid			lt[3] = {TEXTOID, TEXTOID, BYTEAOID};
+
+		LookupPlan = Prepare(sql.data, 3, lt);
+	}
+
+	resetStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT ");
+	AppendSelectList(&sql);
+	appendStringInfoString(&sql, " FROM ec.leads WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE");
+	{
+		Oid			lt[1] = {INT8OID};
+
+		LockPlan = Prepare(sql.data, 1, lt);
+	}
+
+	resetStringInfo(&sql);
+	appendStringInfoString(&sql, "INSERT INTO ec.leads (");
+	for (i = 0; i < NCOLS; i++)
+		appendStringInfo(&sql, "%s%s", i ? ", " : "", Cols[i].name);
+	appendStringInfoString(&sql, ") VALUES (");
+	for (i = 0; i < NCOLS; i++)
+		appendStringInfo(&sql, i == C_STATUS ? "%s$%d::ec.campaign_status" : "%s$%d",
+						 i ? ", " : "", i + 1);
+	appendStringInfoString(&sql, ") ON CONFLICT DO NOTHING RETURNING id");
+	InsertPlan = Prepare(sql.data, NCOLS, types);
+
+	resetStringInfo(&sql);
+	appendStringInfoString(&sql, "UPDATE ec.leads SET ");
+	for (i = 0; i < NCOLS; i++)
+		appendStringInfo(&sql, i == C_STATUS ? "%s%s = $%d::ec.campaign_status" : "%s%s = $%d",
+						 i ? ", " : "", Cols[i].name, i + 1);
+	appendStringInfo(&sql, " WHERE id OPERATOR(pg_catalog.=) $%d", NCOLS + 1);
+	UpdatePlan = Prepare(sql.data, NCOLS + 1, types);
+
+	{
+		Oid			et[6] = {TEXTARRAYOID, BOOLARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
+		FLOAT8ARRAYOID, TEXTARRAYOID};
+
+		EventPlan = Prepare("INSERT INTO ec.pipeline_events (event_type, ok, lead_id, broker_id, duration_ms, detail)"
+							" SELECT u.t, u.o, u.l, u.b, u.d::pg_catalog.numeric(12, 3), u.x::pg_catalog.jsonb"
+							" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
+							" pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6)) AS u(t, o, l, b, d, x)",
+							6, et);
+	}
+	{
+		Oid			dt[3] = {INT8OID, JSONBOID, TEXTOID};
+
+		DlqPlan = Prepare("INSERT INTO ec.pipeline_dlq (source, kind, lead_id, payload, error)"
+						  " VALUES ('identity', 'dedupe_conflict', $1, $2, $3)", 3, dt);
+	}
+	{
+		Oid			bt[1] = {INT8OID};
+
+		BrokerPlan = Prepare("SELECT 1 FROM ec.brokers WHERE id OPERATOR(pg_catalog.=) $1", 1, bt);
+	}
+	{
+		Oid			st[1] = {INT8OID};
+
+		StagedPlan = Prepare("SELECT id, record FROM ec.leads_staging"
+							 " WHERE upload_id OPERATOR(pg_catalog.=) $1"
+							 " AND validation_status OPERATOR(pg_catalog.=) 'valid'"
+							 " ORDER BY row_number", 1, st);
+	}
+	{
+		Oid			st[4] = {INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+
+		StagedDonePlan = Prepare("UPDATE ec.leads_staging s SET lead_id = u.l, action = u.a,"
+								 " validation_status = CASE WHEN u.a OPERATOR(pg_catalog.=) 'rejected'"
+								 " THEN 'rejected'::ec.staging_status ELSE 'upserted'::ec.staging_status END,"
+								 " reasons = CASE WHEN u.r IS NULL THEN s.reasons"
+								 " ELSE s.reasons OPERATOR(pg_catalog.||) u.r END"
+								 " FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
+								 " pg_catalog.unnest($4)) AS u(i, l, a, r)"
+								 " WHERE s.id OPERATOR(pg_catalog.=) u.i", 4, st);
+	}
+	pfree(sql.data);
+}
+
+/* ---------------------------------------------------------------------
+ * Small helpers
+ * --------------------------------------------------------------------- */
+
+static char *
+TrimCopy(const char *s, int len)
+{
+	while (len > 0 && isspace((unsigned char) s[0]))
+	{
+		s++;
+		len--;
+	}
+	while (len > 0 && isspace((unsigned char) s[len - 1]))
+		len--;
+	return len > 0 ? pnstrdup(s, len) : NULL;
+}
+
+/* a JSON scalar as a trimmed string; NULL for null, empty, arrays, objects */
+static char *
+ScalarString(JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvString:
+			return TrimCopy(v->val.string.val, v->val.string.len);
+		case jbvNumeric:
+			return DatumGetCString(DirectFunctionCall1(numeric_out,
+													   NumericGetDatum(v->val.numeric)));
+		case jbvBool:
+			return pstrdup(v->val.boolean ? "true" : "false");
+		default:
+			return NULL;
+	}
+}
+
+/* the strings of a JSON array or scalar (comma-separated when split) */
+static List *
+StringList(JsonbValue *v, bool split)
+{
+	List	   *out = NIL;
+
+	if (v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data))
+	{
+		JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
+		JsonbValue	e;
+		JsonbIteratorToken r;
+
+		while ((r = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
+		{
+			if (r == WJB_ELEM)
+				out = list_concat(out, StringList(&e, split));
+		}
+		return out;
+	}
+	else
+	{
+		char	   *s = ScalarString(v);
+
+		if (s == NULL)
+			return NIL;
+		if (!split)
+			return list_make1(s);
+		for (;;)
+		{
+			char	   *comma = strchr(s, ',');
+			char	   *part = TrimCopy(s, comma ? (int) (comma - s) : (int) strlen(s));
+
+			if (part)
+				out = lappend(out, part);
+			if (comma == NULL)
+				break;
+			s = comma + 1;
+		}
+		return out;
+	}
+}
+
+static bool
+ListHasString(List *l, const char *s)
+{
+	ListCell   *lc;
+
+	foreach(lc, l)
+		if (strcmp((char *) lfirst(lc), s) == 0)
+		return true;
+	return false;
+}
+
+static List *
+UnionStrings(List *a, List *b)
+{
+	ListCell   *lc;
+
+	foreach(lc, b)
+		if (!ListHasString(a, (char *) lfirst(lc)))
+		a = lappend(a, lfirst(lc));
+	return a;
+}
+
+static List *
+ArrayStrings(Datum d, bool isnull)
+{
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n,
+				i;
+	List	   *out = NIL;
+
+	if (isnull)
+		return NIL;
+	arr = DatumGetArrayTypeP(d);
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	for (i = 0; i < n; i++)
+		if (!nulls[i])
+			out = lappend(out, TextDatumGetCString(elems[i]));
+	return out;
+}
+
+static Datum
+StringsArray(List *l)
+{
+	Datum	   *elems;
+	int			n = list_length(l),
+				i = 0;
+	ListCell   *lc;
+
+	if (n == 0)
+		return PointerGetDatum(construct_empty_array(TEXTOID));
+	elems = palloc(sizeof(Datum) * n);
+	foreach(lc, l)
+		elems[i++] = CStringGetTextDatum((char *) lfirst(lc));
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/* equal values of a column (varlenas compared detoasted, byte for byte) */
+static bool
+ValuesEqual(LeadCol c, Datum a, bool anull, Datum b, bool bnull)
+{
+	struct varlena *va,
+			   *vb;
+
+	if (anull || bnull)
+		return anull == bnull;
+	switch (Cols[c].type)
+	{
+		case BOOLOID:
+			return DatumGetBool(a) == DatumGetBool(b);
+		case INT4OID:
+			return DatumGetInt32(a) == DatumGetInt32(b);
+		case INT8OID:
+			return DatumGetInt64(a) == DatumGetInt64(b);
+		case NUMERICOID:
+			return DatumGetBool(DirectFunctionCall2(numeric_eq, a, b));
+		default:
+			va = pg_detoast_datum((struct varlena *) DatumGetPointer(a));
+			vb = pg_detoast_datum((struct varlena *) DatumGetPointer(b));
+			return VARSIZE(va) == VARSIZE(vb) &&
+				memcmp(VARDATA(va), VARDATA(vb), VARSIZE(va) - VARHDRSZ) == 0;
+	}
+}
+
+static void
+SetText(LeadRow *r, LeadCol c, const char *s)
+{
+	if (s == NULL)
+	{
+		r->null[c] = true;
+		return;
+	}
+	r->v[c] = CStringGetTextDatum(s);
+	r->null[c] = false;
+}
+
+static const char *
+TextOf(const LeadRow *r, LeadCol c)
+{
+	return r->null[c] ? NULL : TextDatumGetCString(r->v[c]);
+}
+
+static void
+Warn(LeadIn *in, const char *w)
+{
+	in->warnings = lappend(in->warnings, (char *) w);
+}
+
+/* ---------------------------------------------------------------------
+ * Value rules
+ * --------------------------------------------------------------------- */
+
+/* lower-case, trimmed, one '@' with something on each side, no spaces */
+static char *
+NormalizeEmail(const char *s)
+{
+	char	   *e = pstrdup(s);
+	char	   *at;
+	char	   *p;
+
+	for (p = e; *p; p++)
+	{
+		if (isspace((unsigned char) *p))
+			return NULL;
+		*p = pg_ascii_tolower((unsigned char) *p);
+	}
+	at = strchr(e, '@');
+	if (at == NULL || at == e || at[1] == '\0' || strchr(at + 1, '@') || strlen(e) > 320)
+		return NULL;
+	return e;
+}
+
+/* North American numbers as E.164: +1NXXNXXXXXX */
+static char *
+NormalizePhone(const char *s)
+{
+	char		d[16];
+	int			n = 0;
+	const char *p;
+
+	for (p = s; *p; p++)
+	{
+		if (isdigit((unsigned char) *p))
+		{
+			if (n == 15)
+				return NULL;
+			d[n++] = *p;
+		}
+		else if (isalpha((unsigned char) *p))
+			return NULL;		/* extensions and vanity numbers: not dialable */
+	}
+	d[n] = '\0';
+	if (n == 11 && d[0] == '1')
+	{
+		memmove(d, d + 1, 11);
+		n = 10;
+	}
+	if (n != 10 || d[0] < '2' || d[3] < '2')
+		return NULL;
+	return psprintf("+1%s", d);
+}
+
+/* an integer in [lo, hi], from "72", "72.0" or 72; false otherwise */
+static bool
+ParseInt(const char *s, int lo, int hi, int *out)
+{
+	char	   *end;
+	double		d;
+
+	if (s == NULL)
+		return false;
+	errno = 0;
+	d = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || d != floor(d) || d < lo || d > hi)
+		return false;
+	*out = (int) d;
+	return true;
+}
+
+/* "$350,000.50" -> numeric(14,2); false when not a plain amount */
+static bool
+ParseMoney(const char *s, bool allow_negative, Datum *out)
+{
+	StringInfoData b;
+	const char *p;
+	int			int_digits = 0;
+	bool		dot = false,
+				digits = false;
+
+	initStringInfo(&b);
+	for (p = s; *p; p++)
+	{
+		if (*p == '$' || *p == ',' || *p == ' ')
+			continue;
+		if (*p == '-' && b.len == 0 && allow_negative)
+			appendStringInfoChar(&b, '-');
+		else if (*p == '.' && !dot)
+		{
+			dot = true;
+			appendStringInfoChar(&b, '.');
+		}
+		else if (isdigit((unsigned char) *p))
+		{
+			if (!dot && !(int_digits == 0 && *p == '0'))
+				int_digits++;
+			digits = true;
+			appendStringInfoChar(&b, *p);
+		}
+		else
+			return false;
+	}
+	if (!digits || int_digits > 11)
+		return false;
+	*out = DirectFunctionCall3(numeric_in, CStringGetDatum(b.data),
+							   ObjectIdGetDatum(InvalidOid),
+							   Int32GetDatum(NUMERIC_TYPMOD_14_2));
+	return true;
+}
+
+static int
+ParseBool(const char *s)
+{
+	if (s == NULL)
+		return -1;
+	if (pg_strcasecmp(s, "true") == 0 || pg_strcasecmp(s, "t") == 0 ||
+		pg_strcasecmp(s, "yes") == 0 || pg_strcasecmp(s, "y") == 0 ||
+		strcmp(s, "1") == 0)
+		return 1;
+	if (pg_strcasecmp(s, "false") == 0 || pg_strcasecmp(s, "f") == 0 ||
+		pg_strcasecmp(s, "no") == 0 || pg_strcasecmp(s, "n") == 0 ||
+		strcmp(s, "0") == 0)
+		return 0;
+	return -1;
+}
+
+static bool
+BrokerExists(int64 id)
+{
+	Datum		arg = Int64GetDatum(id);
+	int			rc = SPI_execute_plan(BrokerPlan, &arg, NULL, false, 1);
+
+	bool		found;
+
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	found = SPI_processed > 0;
+	SPI_freetuptable(SPI_tuptable);
+	return found;
+}
+
+static EcVerdict
+Worse(EcVerdict a, EcVerdict b)
+{
+	if (a == EC_VERDICT_INVALID || b == EC_VERDICT_INVALID)
+		return EC_VERDICT_INVALID;
+	if (a == EC_VERDICT_VALID || b == EC_VERDICT_VALID)
+		return EC_VERDICT_VALID;
+	return a > b ? a : b;
+}
+
+/* ---------------------------------------------------------------------
+ * Parsing one lead
+ * --------------------------------------------------------------------- */
+
+typedef enum InKey
+{
+	K_UNKNOWN,
+	K_FIRST_NAME,
+	K_LAST_NAME,
+	K_EMAIL,
+	K_EMAILS,
+	K_PHONE,
+	K_PHONES,
+	K_ADDRESS,
+	K_UNIT,
+	K_CITY,
+	K_STATE,
+	K_ZIP,
+	K_COUNTY_FIPS,
+	K_APN,
+	K_MAK,
+	K_OWNER_AGE,
+	K_OWNER_OCCUPIED,
+	K_EST_VALUE,
+	K_EST_EQUITY,
+	K_YEARS_OWNED,
+	K_BROKER,
+	K_CODES,
+	K_PAYLOAD,
+	K_EMAIL_VERIFIED,
+	K_PHONE_VERIFIED,
+	K_CAMPAIGN_STATUS,
+	K_DO_NOT_CONTACT
+} InKey;
+
+static const struct
+{
+	const char *name;
+	InKey		key;
+}			InKeys[] = {
+	{"first_name", K_FIRST_NAME},
+	{"last_name", K_LAST_NAME},
+	{"email", K_EMAIL},
+	{"emails", K_EMAILS},
+	{"phone", K_PHONE},
+	{"phones", K_PHONES},
+	{"property_address", K_ADDRESS},
+	{"property_unit", K_UNIT},
+	{"property_city", K_CITY},
+	{"property_state", K_STATE},
+	{"property_zip", K_ZIP},
+	{"county_fips", K_COUNTY_FIPS},
+	{"apn", K_APN},
+	{"mak", K_MAK},
+	{"owner_age", K_OWNER_AGE},
+	{"owner_occupied", K_OWNER_OCCUPIED},
+	{"estimated_value", K_EST_VALUE},
+	{"estimated_equity", K_EST_EQUITY},
+	{"years_owned", K_YEARS_OWNED},
+	{"assigned_broker_id", K_BROKER},
+	{"verification_codes", K_CODES},
+	{"payload", K_PAYLOAD},
+	{"email_verified", K_EMAIL_VERIFIED},
+	{"phone_verified", K_PHONE_VERIFIED},
+	{"campaign_status", K_CAMPAIGN_STATUS},
+	{"do_not_contact", K_DO_NOT_CONTACT},
+};
+
+static InKey
+LookupKey(const char *s, int len)
+{
+	int			i;
+
+	for (i = 0; i < lengthof(InKeys); i++)
+		if ((int) strlen(InKeys[i].name) == len && memcmp(InKeys[i].name, s, len) == 0)
+			return InKeys[i].key;
+	return K_UNKNOWN;
+}
+
+static void
+ParseLead(Jsonb *jb, const char *source, LeadIn *in)
+{
+	JsonbIterator *it;
+	JsonbValue	k,
+				v;
+	JsonbIteratorToken r;
+	JsonbParseState *extra = NULL;
+	bool		has_extra = false;
+	char	   *addr[5] = {NULL, NULL, NULL, NULL, NULL};
+	char	   *county = NULL,
+			   *apn = NULL,
+			   *mak = NULL;
+	int			i;
+	ListCell   *lc;
+
+	memset(in, 0, sizeof(*in));
+	in->source = source;
+	in->raw = jb;
+	for (i = 0; i < NCOLS; i++)
+		in->row.null[i] = true;
+
+	if (!JB_ROOT_IS_OBJECT(jb) || JB_ROOT_IS_SCALAR(jb))
+	{
+		in->reject = "lead_not_an_object";
+		return;
+	}
+
+	pushJsonbValue(&extra, WJB_BEGIN_OBJECT, NULL);
+	it = JsonbIteratorInit(&jb->root);
+	while ((r = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+	{
+		InKey		key;
+		char	   *s;
+		int			n;
+
+		if (r != WJB_KEY)
+			continue;
+		r = JsonbIteratorNext(&it, &v, true);
+		key = LookupKey(k.val.string.val, k.val.string.len);
+		if (key == K_UNKNOWN)
+		{
+			if (v.type != jbvNull)
+			{
+				pushJsonbValue(&extra, WJB_KEY, &k);
+				pushJsonbValue(&extra, WJB_VALUE, &v);
+				has_extra = true;
+			}
+			continue;
+		}
+		if (key == K_EMAIL || key == K_EMAILS)
+		{
+			foreach(lc, StringList(&v, key == K_EMAILS))
+			{
+				char	   *e = NormalizeEmail((char *) lfirst(lc));
+
+				if (e)
+					in->emails = UnionStrings(in->emails, list_make1(e));
+				else
+					Warn(in, "email_invalid");
+			}
+			continue;
+		}
+		if (key == K_PHONE || key == K_PHONES)
+		{
+			foreach(lc, StringList(&v, key == K_PHONES))
+			{
+				char	   *p = NormalizePhone((char *) lfirst(lc));
+
+				if (p)
+					in->phones = UnionStrings(in->phones, list_make1(p));
+				else
+					Warn(in, "phone_invalid");
+			}
+			continue;
+		}
+		if (key == K_CODES)
+		{
+			foreach(lc, StringList(&v, true))
+			{
+				char	   *c = (char *) lfirst(lc);
+				char	   *p;
+
+				for (p = c; *p; p++)
+					*p = pg_ascii_toupper((unsigned char) *p);
+				if (strlen(c) > 8)
+				{
+					Warn(in, "verification_code_invalid");
+					continue;
+				}
+				in->codes = UnionStrings(in->codes, list_make1(c));
+			}
+			continue;
+		}
+		if (key == K_PAYLOAD)
+		{
+			if (v.type != jbvNull)
+				in->payload = JsonbValueToJsonb(&v);
+			continue;
+		}
+
+		s = ScalarString(&v);
+		if (s == NULL)
+			continue;			/* null or empty never overwrites */
+		switch (key)
+		{
+			case K_FIRST_NAME:
+				SetText(&in->row, C_FIRST_NAME, s);
+				break;
+			case K_LAST_NAME:
+				SetText(&in->row, C_LAST_NAME, s);
+				break;
+			case K_ADDRESS:
+				addr[0] = s;
+				break;
+			case K_UNIT:
+				addr[1] = s;
+				break;
+			case K_CITY:
+				addr[2] = s;
+				break;
+			case K_STATE:
+				addr[3] = s;
+				break;
+			case K_ZIP:
+				addr[4] = s;
+				break;
+			case K_COUNTY_FIPS:
+				county = s;
+				break;
+			case K_APN:
+				apn = s;
+				break;
+			case K_MAK:
+				mak = s;
+				break;
+			case K_OWNER_AGE:
+				if (ParseInt(s, 18, 120, &n))
+				{
+					in->row.v[C_OWNER_AGE] = Int32GetDatum(n);
+					in->row.null[C_OWNER_AGE] = false;
+				}
+				else
+					Warn(in, "owner_age_invalid");
+				break;
+			case K_YEARS_OWNED:
+				if (ParseInt(s, 0, 150, &n))
+				{
+					in->row.v[C_YEARS_OWNED] = Int32GetDatum(n);
+					in->row.null[C_YEARS_OWNED] = false;
+				}
+				else
+					Warn(in, "years_owned_invalid");
+				break;
+			case K_OWNER_OCCUPIED:
+				if ((n = ParseBool(s)) >= 0)
+				{
+					in->row.v[C_OWNER_OCCUPIED] = BoolGetDatum(n == 1);
+					in->row.null[C_OWNER_OCCUPIED] = false;
+				}
+				else
+					Warn(in, "owner_occupied_invalid");
+				break;
+			case K_EST_VALUE:
+				if (ParseMoney(s, false, &in->row.v[C_EST_VALUE]))
+					in->row.null[C_EST_VALUE] = false;
+				else
+					Warn(in, "estimated_value_invalid");
+				break;
+			case K_EST_EQUITY:
+				if (ParseMoney(s, true, &in->row.v[C_EST_EQUITY]))
+					in->row.null[C_EST_EQUITY] = false;
+				else
+					Warn(in, "estimated_equity_invalid");
+				break;
+			case K_BROKER:
+				{
+					char	   *end;
+					long long	id;
+
+					errno = 0;
+					id = strtoll(s, &end, 10);
+					if (errno == 0 && *end == '\0' && id > 0 && BrokerExists(id))
+					{
+						in->row.v[C_BROKER] = Int64GetDatum(id);
+						in->row.null[C_BROKER] = false;
+					}
+					else
+						Warn(in, "assigned_broker_unknown");
+				}
+				break;
+			case K_EMAIL_VERIFIED:
+				if (ParseBool(s) == 1)
+					in->email_verdict = Worse(in->email_verdict, EC_VERDICT_VALID);
+				break;
+			case K_PHONE_VERIFIED:
+				if (ParseBool(s) == 1)
+					in->phone_verdict = Worse(in->phone_verdict, EC_VERDICT_VALID);
+				break;
+			case K_CAMPAIGN_STATUS:
+				if (strcmp(s, "do_not_contact") == 0)
+					in->dnc = true;
+				break;
+			case K_DO_NOT_CONTACT:
+				if (ParseBool(s) == 1)
+					in->dnc = true;
+				break;
+			default:
+				break;
+		}
+	}
+	{
+		JsonbValue *res = pushJsonbValue(&extra, WJB_END_OBJECT, NULL);
+
+		if (has_extra)
+			in->extra = JsonbValueToJsonb(res);
+	}
+
+	/* contacts */
+	if (in->emails)
+	{
+		SetText(&in->row, C_EMAIL, linitial(in->emails));
+		in->row.v[C_EMAILS] = StringsArray(in->emails);
+		in->row.null[C_EMAILS] = false;
+	}
+	if (in->phones)
+	{
+		SetText(&in->row, C_PHONE, linitial(in->phones));
+		in->row.v[C_PHONES] = StringsArray(in->phones);
+		in->row.null[C_PHONES] = false;
+	}
+
+	/* verification codes -> verdicts */
+	foreach(lc, in->codes)
+	{
+		EcCodeKind	kind;
+		EcVerdict	verdict;
+
+		if (!CodeLookup(source, (char *) lfirst(lc), &kind, &verdict))
+			continue;
+		if (kind == EC_CODE_EMAIL)
+			in->email_verdict = Worse(in->email_verdict, verdict);
+		else if (kind == EC_CODE_PHONE)
+			in->phone_verdict = Worse(in->phone_verdict, verdict);
+	}
+	if (in->codes)
+	{
+		in->row.v[C_CODES] = StringsArray(in->codes);
+		in->row.null[C_CODES] = false;
+	}
+
+	/* the property and its address hash */
+	if (addr[0] || addr[1] || addr[2] || addr[3] || addr[4])
+	{
+		EcAddress	a;
+		EcAddrStatus st;
+
+		st = EcAddressNormalize(addr[0], addr[0] ? strlen(addr[0]) : 0,
+								addr[1], addr[1] ? strlen(addr[1]) : 0,
+								addr[2], addr[2] ? strlen(addr[2]) : 0,
+								addr[3], addr[3] ? strlen(addr[3]) : 0,
+								addr[4], addr[4] ? strlen(addr[4]) : 0, &a);
+		if (st == EC_ADDR_OK)
+		{
+			bytea	   *h = palloc(VARHDRSZ + EC_ADDR_HASH_LEN);
+
+			SetText(&in->row, C_ADDRESS, a.line);
+			SetText(&in->row, C_UNIT, a.unit[0] ? a.unit : NULL);
+			SetText(&in->row, C_CITY, a.city[0] ? a.city : NULL);
+			SetText(&in->row, C_STATE, (a.state[0] && !(a.flags & EC_ADDR_WARN_STATE)) ? a.state : NULL);
+			SetText(&in->row, C_ZIP, a.zip5[0] ? a.zip5 : NULL);
+			if (a.flags & EC_ADDR_WARN_STATE)
+				Warn(in, "property_state_unknown");
+			if (a.flags & EC_ADDR_WARN_ZIP)
+				Warn(in, "property_zip_invalid");
+			SET_VARSIZE(h, VARHDRSZ + EC_ADDR_HASH_LEN);
+			if (EcAddressHash(&a, (unsigned char *) VARDATA(h)) == EC_ADDR_OK)
+			{
+				in->row.v[C_ADDR_HASH] = PointerGetDatum(h);
+				in->row.null[C_ADDR_HASH] = false;
+			}
+			else
+				Warn(in, "address_incomplete");
+		}
+		else if (st != EC_ADDR_EMPTY)
+			Warn(in, EcAddrStatusReason(st));
+		else if (addr[3])
+		{
+			const char *code = EcStateCode(addr[3], strlen(addr[3]));
+
+			if (code)
+				SetText(&in->row, C_STATE, code);
+		}
+	}
+
+	/* county, APN, MAK */
+	if (county)
+	{
+		char		fips[6];
+		const char *code;
+
+		if (EcCountyFips(addr[3], addr[3] ? strlen(addr[3]) : 0, county, strlen(county),
+						 fips, &code) == EC_KEY_OK)
+			SetText(&in->row, C_COUNTY_FIPS, fips);
+		else
+			Warn(in, "county_fips_invalid");
+	}
+	if (apn)
+	{
+		char		key[EC_APN_KEY_MAX + 1];
+		EcKeyStatus st = EcApnNormalize(apn, strlen(apn), addr[3], addr[3] ? strlen(addr[3]) : 0,
+										county, county ? strlen(county) : 0, key);
+
+		if (st == EC_KEY_OK)
+		{
+			SetText(&in->row, C_APN, apn);
+			SetText(&in->row, C_APN_KEY, key);
+		}
+		else
+			Warn(in, EcKeyStatusReason(st));
+	}
+	if (mak)
+	{
+		char		m[EC_MAK_LEN + 1];
+
+		if (EcMakNormalize(mak, strlen(mak), m) == EC_KEY_OK)
+			SetText(&in->row, C_MAK, m);
+		else
+			Warn(in, "mak_invalid");
+	}
+
+	if (in->row.null[C_MAK] && in->row.null[C_APN_KEY] && in->row.null[C_ADDR_HASH])
+		in->reject = "no_identity_key";
+}
+
+/* ---------------------------------------------------------------------
+ * Merging
+ * --------------------------------------------------------------------- */
+
+static Jsonb *
+SingleKeyObject(const char *key, Jsonb *value)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue	k,
+				v;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	pushJsonbValue(&st, WJB_KEY, &k);
+	v.type = jbvBinary;
+	v.val.binary.data = &value->root;
+	v.val.binary.len = VARSIZE(value) - VARHDRSZ;
+	if (JB_ROOT_IS_SCALAR(value))
+	{
+		JsonbValue	sv;
+
+		JsonbExtractScalar(&value->root, &sv);
+		pushJsonbValue(&st, WJB_VALUE, &sv);
+	}
+	else
+		pushJsonbValue(&st, WJB_VALUE, &v);
+	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
+}
+
+/* the row of a new lead */
+static void
+NewRow(const LeadIn *in, LeadRow *out)
+{
+	bool		ev = in->email_verdict == EC_VERDICT_VALID;
+	bool		pv = in->phone_verdict == EC_VERDICT_VALID;
+
+	*out = in->row;
+	out->id = 0;
+	if (out->null[C_EMAILS])
+		out->v[C_EMAILS] = StringsArray(NIL);
+	if (out->null[C_PHONES])
+		out->v[C_PHONES] = StringsArray(NIL);
+	if (out->null[C_CODES])
+		out->v[C_CODES] = StringsArray(NIL);
+	out->null[C_EMAILS] = out->null[C_PHONES] = out->null[C_CODES] = false;
+	out->v[C_EMAIL_VERIFIED] = BoolGetDatum(ev);
+	out->v[C_PHONE_VERIFIED] = BoolGetDatum(pv);
+	out->null[C_EMAIL_VERIFIED] = out->null[C_PHONE_VERIFIED] = false;
+	out->v[C_PAYLOADS] = in->payload ?
+		JsonbPGetDatum(SingleKeyObject(in->source, in->payload)) :
+		DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
+	out->null[C_PAYLOADS] = false;
+	out->v[C_EXTRA] = in->extra ? JsonbPGetDatum(in->extra) :
+		DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
+	out->null[C_EXTRA] = false;
+	out->v[C_SOURCES] = StringsArray(list_make1((char *) in->source));
+	out->null[C_SOURCES] = false;
+	SetText(out, C_STATUS, in->dnc ? "do_not_contact" : (ev || pv) ? "queued" : "new");
+}
+
+/* take a value from the input when it has one */
+static void
+Overwrite(LeadRow *m, const LeadIn *in, LeadCol c)
+{
+	if (!in->row.null[c])
+	{
+		m->v[c] = in->row.v[c];
+		m->null[c] = false;
+	}
+}
+
+/* fill a key only where empty and not owned by another lead */
+static bool
+FillKey(LeadRow *m, const LeadIn *in, LeadCol c, bool owned_elsewhere)
+{
+	if (in->row.null[c] || !m->null[c] || owned_elsewhere)
+		return false;
+	m->v[c] = in->row.v[c];
+	m->null[c] = false;
+	return true;
+}
+
+/*
+ * Merge an input lead into the current row.  Returns true when a column
+ * changed; *fills_key tells whether a unique key is being filled in.
+ */
+static bool
+Merge(const LeadRow *cur, const LeadIn *in, bool apn_elsewhere, bool hash_elsewhere,
+	  bool mak_elsewhere, LeadRow *m, bool *fills_key, bool *queued)
+{
+	List	   *l;
+	bool		ev,
+				pv;
+	const char *status;
+	int			i;
+
+	*m = *cur;
+	*fills_key = false;
+	*queued = false;
+
+	/* owner and property facts: a given value wins, NULL never overwrites */
+	Overwrite(m, in, C_FIRST_NAME);
+	Overwrite(m, in, C_LAST_NAME);
+	Overwrite(m, in, C_OWNER_AGE);
+	Overwrite(m, in, C_OWNER_OCCUPIED);
+	Overwrite(m, in, C_EST_VALUE);
+	Overwrite(m, in, C_EST_EQUITY);
+	Overwrite(m, in, C_YEARS_OWNED);
+
+	/* contacts: the first stays primary, the lists are unioned */
+	if (m->null[C_EMAIL])
+		Overwrite(m, in, C_EMAIL);
+	if (m->null[C_PHONE])
+		Overwrite(m, in, C_PHONE);
+	if (in->emails)
+	{
+		l = UnionStrings(ArrayStrings(cur->v[C_EMAILS], cur->null[C_EMAILS]), in->emails);
+		m->v[C_EMAILS] = StringsArray(l);
+		m->null[C_EMAILS] = false;
+	}
+	if (in->phones)
+	{
+		l = UnionStrings(ArrayStrings(cur->v[C_PHONES], cur->null[C_PHONES]), in->phones);
+		m->v[C_PHONES] = StringsArray(l);
+		m->null[C_PHONES] = false;
+	}
+	if (in->codes)
+	{
+		l = UnionStrings(ArrayStrings(cur->v[C_CODES], cur->null[C_CODES]), in->codes);
+		m->v[C_CODES] = StringsArray(l);
+		m->null[C_CODES] = false;
+	}
+	l = ArrayStrings(cur->v[C_SOURCES], cur->null[C_SOURCES]);
+	if (!ListHasString(l, in->source))
+	{
+		m->v[C_SOURCES] = StringsArray(lappend(l, (char *) in->source));
+		m->null[C_SOURCES] = false;
+	}
+
+	/* verified stays verified unless a provider code says invalid */
+	ev = DatumGetBool(cur->v[C_EMAIL_VERIFIED]);
+	pv = DatumGetBool(cur->v[C_PHONE_VERIFIED]);
+	if (in->email_verdict == EC_VERDICT_VALID)
+		ev = true;
+	else if (in->email_verdict == EC_VERDICT_INVALID)
+		ev = false;
+	if (in->phone_verdict == EC_VERDICT_VALID)
+		pv = true;
+	else if (in->phone_verdict == EC_VERDICT_INVALID)
+		pv = false;
+	m->v[C_EMAIL_VERIFIED] = BoolGetDatum(ev);
+	m->v[C_PHONE_VERIFIED] = BoolGetDatum(pv);
+
+	/* payloads per provider, unknown keys kept */
+	if (in->payload)
+		m->v[C_PAYLOADS] = DirectFunctionCall2(jsonb_concat, cur->v[C_PAYLOADS],
+											   JsonbPGetDatum(SingleKeyObject(in->source, in->payload)));
+	if (in->extra)
+		m->v[C_EXTRA] = DirectFunctionCall2(jsonb_concat, cur->v[C_EXTRA],
+											JsonbPGetDatum(in->extra));
+
+	/* the property: filled in only when the lead has none */
+	if (cur->null[C_ADDRESS] && cur->null[C_ADDR_HASH] && !in->row.null[C_ADDRESS] &&
+		!hash_elsewhere)
+	{
+		for (i = C_ADDRESS; i <= C_ZIP; i++)
+		{
+			m->v[i] = in->row.v[i];
+			m->null[i] = in->row.null[i];
+		}
+	}
+	else if (m->null[C_STATE])
+		Overwrite(m, in, C_STATE);
+	if (m->null[C_COUNTY_FIPS])
+		Overwrite(m, in, C_COUNTY_FIPS);
+	if (m->null[C_BROKER])
+		Overwrite(m, in, C_BROKER);
+
+	/* keys: only where empty, never another lead's */
+	if (FillKey(m, in, C_APN_KEY, apn_elsewhere))
+	{
+		m->v[C_APN] = in->row.v[C_APN];
+		m->null[C_APN] = false;
+		*fills_key = true;
+	}
+	*fills_key |= FillKey(m, in, C_MAK, mak_elsewhere);
+	*fills_key |= FillKey(m, in, C_ADDR_HASH, hash_elsewhere);
+	if (m->null[C_APN] && m->null[C_APN_KEY])
+		Overwrite(m, in, C_APN);
+
+	/* lifecycle: do_not_contact is sticky; verified 'new' -> 'queued' */
+	status = TextOf(cur, C_STATUS);
+	if (strcmp(status, "do_not_contact") != 0)
+	{
+		if (in->dnc)
+			SetText(m, C_STATUS, "do_not_contact");
+		else if (strcmp(status, "new") == 0 && (ev || pv))
+		{
+			SetText(m, C_STATUS, "queued");
+			*queued = true;
+		}
+	}
+
+	for (i = 0; i < NCOLS; i++)
+		if (!ValuesEqual(i, cur->v[i], cur->null[i], m->v[i], m->null[i]))
+			return true;
+	return false;
+}
+
+/* ---------------------------------------------------------------------
+ * Statements
+ * --------------------------------------------------------------------- */
+
+/* copy a row out of an SPI result, which the caller then frees */
+static void
+RowFromTuple(HeapTuple tup, TupleDesc desc, LeadRow *r)
+{
+	bool		isnull;
+	int			i;
+
+	r->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	for (i = 0; i < NCOLS; i++)
+	{
+		Datum		v = SPI_getbinval(tup, desc, i + 2, &r->null[i]);
+		Form_pg_attribute att = TupleDescAttr(desc, i + 1);
+
+		r->v[i] = r->null[i] ? (Datum) 0 : datumCopy(v, att->attbyval, att->attlen);
+	}
+}
+
+static char *
+Nulls(const LeadRow *r, char *buf)
+{
+	int			i;
+
+	for (i = 0; i < NCOLS; i++)
+		buf[i] = r->null[i] ? 'n' : ' ';
+	buf[NCOLS] = ' ';
+	buf[NCOLS + 1] = '\0';
+	return buf;
+}
+
+/* INSERT ... ON CONFLICT DO NOTHING; 0 when a racing lead took a key */
+static int64
+InsertLead(const LeadRow *r)
+{
+	char		nulls[NCOLS + 2];
+	int			rc;
+	bool		isnull;
+	int64		id;
+
+	rc = SPI_execute_plan(InsertPlan, (Datum *) r->v, Nulls(r, nulls), false, 1);
+	if (rc != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		id = 0;
+	else
+		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	return id;
+}
+
+static void
+UpdateLead(const LeadRow *r)
+{
+	Datum		args[NCOLS + 1];
+	char		nulls[NCOLS + 2];
+	int			rc;
+
+	memcpy(args, r->v, sizeof(Datum) * NCOLS);
+	args[NCOLS] = Int64GetDatum(r->id);
+	rc = SPI_execute_plan(UpdatePlan, args, Nulls(r, nulls), false, 1);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+}
+
+/* an update that fills in a key, in a subtransaction; false on a unique violation */
+static bool
+UpdateLeadGuarded(const LeadRow *r)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		UpdateLead(r);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+static bool
+KeyEquals(const LeadRow *r, LeadCol c, const LeadIn *in)
+{
+	return !in->row.null[c] && !r->null[c] &&
+		ValuesEqual(c, r->v[c], false, in->row.v[c], false);
+}
+
+/* describe a key of the matched lead that differs from the input's */
+static void
+Mismatch(StringInfo conflict, const LeadRow *a, LeadCol c, const LeadIn *in)
+{
+	if (in->row.null[c] || a->null[c] || KeyEquals(a, c, in))
+		return;
+	appendStringInfo(conflict, ", \"%s_mismatch\": {\"existing\": ", Cols[c].name);
+	escape_json(conflict, TextOf(a, c));
+	appendStringInfoString(conflict, ", \"incoming\": ");
+	escape_json(conflict, TextOf(&in->row, c));
+	appendStringInfoChar(conflict, '}');
+}
+
+static void
+RecordConflict(const LeadIn *in, int64 lead_id, StringInfo conflict)
+{
+	StringInfoData payload;
+	Datum		args[3];
+	int			rc;
+
+	initStringInfo(&payload);
+	appendStringInfo(&payload, "{\"conflict\": %s, \"source\": ", conflict->data);
+	escape_json(&payload, in->source);
+	appendStringInfo(&payload, ", \"lead\": %s}", JsonbToCString(NULL, &in->raw->root, VARSIZE(in->raw)));
+	args[0] = Int64GetDatum(lead_id);
+	args[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(payload.data));
+	args[2] = CStringGetTextDatum("dedupe keys point to different leads; merged into the lead with the strongest key");
+	rc = SPI_execute_plan(DlqPlan, args, NULL, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+}
+
+/* ---------------------------------------------------------------------
+ * One lead through the cascade
+ * --------------------------------------------------------------------- */
+
+static void
+UpsertOne(LeadIn *in, LeadOut *out)
+{
+	int			attempt;
+
+	memset(out, 0, sizeof(*out));
+	out->warnings = in->warnings;
+	if (!in->row.null[C_BROKER])
+		out->broker_id = DatumGetInt64(in->row.v[C_BROKER]);
+	if (in->reject)
+	{
+		out->action = "rejected";
+		out->reason = in->reject;
+		return;
+	}
+
+	for (attempt = 0; attempt < MAX_RETRIES; attempt++)
+	{
+		Datum		args[3];
+		char		nulls[4];
+		int			rc;
+		uint64		i;
+		LeadRow		found[3];
+		int			nfound;
+		LeadRow    *by_mak = NULL,
+				   *by_apn = NULL,
+				   *by_hash = NULL,
+				   *a;
+		LeadRow		merged;
+		bool		fills_key,
+					queued,
+					changed;
+
+		args[0] = in->row.v[C_MAK];
+		args[1] = in->row.v[C_APN_KEY];
+		args[2] = in->row.v[C_ADDR_HASH];
+		nulls[0] = in->row.null[C_MAK] ? 'n' : ' ';
+		nulls[1] = in->row.null[C_APN_KEY] ? 'n' : ' ';
+		nulls[2] = in->row.null[C_ADDR_HASH] ? 'n' : ' ';
+		nulls[3] = '\0';
+		rc = SPI_execute_plan(LookupPlan, args, nulls, false, 3);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+		nfound = (int) Min(SPI_processed, 3);
+		for (i = 0; i < (uint64) nfound; i++)
+			RowFromTuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, &found[i]);
+		SPI_freetuptable(SPI_tuptable);
+		for (i = 0; i < (uint64) nfound; i++)
+		{
+			if (KeyEquals(&found[i], C_MAK, in))
+				by_mak = &found[i];
+			if (KeyEquals(&found[i], C_APN_KEY, in))
+				by_apn = &found[i];
+			if (KeyEquals(&found[i], C_ADDR_HASH, in))
+				by_hash = &found[i];
+		}
+
+		if (nfound == 0)
+		{
+			LeadRow		r;
+
+			NewRow(in, &r);
+			out->lead_id = InsertLead(&r);
+			if (out->lead_id == 0)
+				continue;		/* a racing session got there first */
+			out->action = "inserted";
+			out->status = TextOf(&r, C_STATUS);
+			if (!r.null[C_BROKER])
+				out->broker_id = DatumGetInt64(r.v[C_BROKER]);
+			return;
+		}
+
+		/* the cascade: MAK, then county APN, then the address hash */
+		a = by_mak ? by_mak : by_apn ? by_apn : by_hash;
+		if (a == NULL)
+			continue;			/* cannot happen: each row matched a key */
+		out->matched_on = by_mak ? "mak" : by_apn ? "apn" : "addr_hash";
+
+		/* lock the lead and merge into its current version */
+		{
+			Datum		id = Int64GetDatum(a->id);
+			LeadRow		locked;
+
+			rc = SPI_execute_plan(LockPlan, &id, NULL, false, 1);
+			if (rc != SPI_OK_SELECT)
+				elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+			if (SPI_processed == 0)
+			{
+				SPI_freetuptable(SPI_tuptable);
+				continue;		/* deleted meanwhile */
+			}
+			RowFromTuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, &locked);
+			SPI_freetuptable(SPI_tuptable);
+			if ((by_mak == a && !KeyEquals(&locked, C_MAK, in)) ||
+				(by_mak == NULL && by_apn == a && !KeyEquals(&locked, C_APN_KEY, in)) ||
+				(by_mak == NULL && by_apn == NULL && !KeyEquals(&locked, C_ADDR_HASH, in)))
+				continue;		/* its key changed meanwhile */
+			*a = locked;
+		}
+
+		changed = Merge(a, in,
+						by_apn != NULL && by_apn->id != a->id,
+						by_hash != NULL && by_hash->id != a->id,
+						by_mak != NULL && by_mak->id != a->id,
+						&merged, &fills_key, &queued);
+		if (changed)
+		{
+			if (fills_key)
+			{
+				if (!UpdateLeadGuarded(&merged))
+					continue;	/* a racing session took the key */
+			}
+			else
+				UpdateLead(&merged);
+		}
+
+		out->lead_id = a->id;
+		out->action = changed ? "merged" : "unchanged";
+		out->status = TextOf(&merged, C_STATUS);
+		out->queued = queued;
+		if (!merged.null[C_BROKER])
+			out->broker_id = DatumGetInt64(merged.v[C_BROKER]);
+
+		/* conflicts: another lead owns a key, or the lead has another key */
+		{
+			StringInfoData c;
+			bool		other = false;
+
+			initStringInfo(&c);
+			appendStringInfo(&c, "{\"merged_into\": " INT64_FORMAT, a->id);
+			if (by_apn && by_apn->id != a->id)
+			{
+				appendStringInfo(&c, ", \"apn_lead_id\": " INT64_FORMAT, by_apn->id);
+				other = true;
+			}
+			if (by_hash && by_hash->id != a->id)
+			{
+				appendStringInfo(&c, ", \"addr_hash_lead_id\": " INT64_FORMAT, by_hash->id);
+				other = true;
+			}
+			i = c.len;
+			Mismatch(&c, a, C_MAK, in);
+			Mismatch(&c, a, C_APN_KEY, in);
+			appendStringInfoChar(&c, '}');
+			if (other || (uint64) c.len != i + 1)
+			{
+				out->conflict = makeStringInfo();
+				appendBinaryStringInfo(out->conflict, c.data, c.len);
+				RecordConflict(in, a->id, out->conflict);
+			}
+		}
+		return;
+	}
+
+	out->action = "rejected";
+	out->reason = "too_many_concurrent_changes";
+}
+
+/* ---------------------------------------------------------------------
+ * Answers and events
+ * --------------------------------------------------------------------- */
+
+static void
+AppendResult(StringInfo buf, const LeadOut *out)
+{
+	ListCell   *lc;
+	bool		rejected = strcmp(out->action, "rejected") == 0;
+
+	appendStringInfo(buf, "{\"status\": %d, \"reason\": ", rejected ? 422 : 200);
+	escape_json(buf, rejected ? out->reason : "ok");
+	if (out->lead_id)
+		appendStringInfo(buf, ", \"lead_id\": " INT64_FORMAT, out->lead_id);
+	else
+		appendStringInfoString(buf, ", \"lead_id\": null");
+	appendStringInfo(buf, ", \"action\": \"%s\", \"matched_on\": ", out->action);
+	if (out->matched_on)
+		appendStringInfo(buf, "\"%s\"", out->matched_on);
+	else
+		appendStringInfoString(buf, "null");
+	appendStringInfo(buf, ", \"conflict\": %s", out->conflict ? out->conflict->data : "null");
+	if (out->status)
+		appendStringInfo(buf, ", \"campaign_status\": \"%s\"", out->status);
+	if (out->warnings)
+	{
+		appendStringInfoString(buf, ", \"warnings\": [");
+		foreach(lc, out->warnings)
+		{
+			if (lc != list_head(out->warnings))
+				appendStringInfoString(buf, ", ");
+			escape_json(buf, (char *) lfirst(lc));
+		}
+		appendStringInfoChar(buf, ']');
+	}
+	appendStringInfoChar(buf, '}');
+}
+
+static void
+BatchFlush(Batch *b)
+{
+	Datum		args[6];
+	int			dims[1];
+	int			lbs[1] = {1};
+	int			rc;
+	MemoryContext old;
+
+	if (b->n == 0)
+		return;
+	old = MemoryContextSwitchTo(b->cxt);
+	dims[0] = b->n;
+	args[0] = PointerGetDatum(construct_array(b->type, b->n, TEXTOID, -1, false, TYPALIGN_INT));
+	{
+		Datum		oks[BATCH_MAX];
+		int			i;
+
+		for (i = 0; i < b->n; i++)
+			oks[i] = BoolGetDatum(b->ok[i]);
+		args[1] = PointerGetDatum(construct_array(oks, b->n, BOOLOID, 1, true, TYPALIGN_CHAR));
+	}
+	args[2] = PointerGetDatum(construct_md_array(b->lead, b->lead_null, 1, dims, lbs,
+												 INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[3] = PointerGetDatum(construct_md_array(b->broker, b->broker_null, 1, dims, lbs,
+												 INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[4] = PointerGetDatum(construct_array(b->ms, b->n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[5] = PointerGetDatum(construct_array(b->detail, b->n, TEXTOID, -1, false, TYPALIGN_INT));
+	MemoryContextSwitchTo(old);
+	rc = SPI_execute_plan(EventPlan, args, NULL, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	b->n = 0;
+	MemoryContextReset(b->cxt);
+}
+
+static void
+BatchAdd(Batch *b, const char *type, bool ok, int64 lead_id, int64 broker_id,
+		 double ms, const char *detail)
+{
+	MemoryContext old;
+
+	if (b->n == BATCH_MAX)
+		BatchFlush(b);
+	old = MemoryContextSwitchTo(b->cxt);
+	b->type[b->n] = CStringGetTextDatum(type);
+	b->ok[b->n] = ok;
+	b->lead[b->n] = Int64GetDatum(lead_id);
+	b->lead_null[b->n] = lead_id == 0;
+	b->broker[b->n] = Int64GetDatum(broker_id);
+	b->broker_null[b->n] = broker_id == 0;
+	b->ms[b->n] = Float8GetDatum(ms);
+	b->detail[b->n] = CStringGetTextDatum(detail);
+	b->n++;
+	MemoryContextSwitchTo(old);
+}
+
+static void
+AddEvents(Batch *b, const LeadIn *in, const LeadOut *out, double ms)
+{
+	StringInfoData d;
+	bool		ok = strcmp(out->action, "rejected") != 0;
+
+	initStringInfo(&d);
+	appendStringInfo(&d, "{\"action\": \"%s\", \"matched_on\": ", out->action);
+	if (out->matched_on)
+		appendStringInfo(&d, "\"%s\"", out->matched_on);
+	else
+		appendStringInfoString(&d, "null");
+	appendStringInfoString(&d, ", \"source\": ");
+	escape_json(&d, in->source);
+	if (out->conflict)
+		appendStringInfoString(&d, ", \"conflict\": true");
+	if (!ok)
+	{
+		appendStringInfoString(&d, ", \"reason\": ");
+		escape_json(&d, out->reason);
+	}
+	appendStringInfoChar(&d, '}');
+	BatchAdd(b, ok ? "dedupe_success" : "dedupe_failed", ok, out->lead_id,
+			 out->broker_id, ms, d.data);
+	if (out->queued || (out->status && strcmp(out->action, "inserted") == 0 &&
+						strcmp(out->status, "queued") == 0))
+		BatchAdd(b, "campaign_queued", true, out->lead_id, out->broker_id, 0,
+				 "{\"reason\": \"contact_verified\"}");
+}
+
+/* ---------------------------------------------------------------------
+ * Entry points
+ * --------------------------------------------------------------------- */
+
+typedef struct Counts
+{
+	int64		total,
+				inserted,
+				merged,
+				unchanged,
+				rejected,
+				conflicts;
+} Counts;
+
+/* parse, upsert and log one lead; the answer is appended to results */
+static void
+ProcessOne(Jsonb *lead, const char *source, Batch *events, Counts *counts,
+		   StringInfo results, LeadOut *out_copy)
+{
+	LeadIn		in;
+	LeadOut		out;
+	instr_time	start,
+				dur;
+
+	INSTR_TIME_SET_CURRENT(start);
+	ParseLead(lead, source, &in);
+	UpsertOne(&in, &out);
+	INSTR_TIME_SET_CURRENT(dur);
+	INSTR_TIME_SUBTRACT(dur, start);
+	AddEvents(events, &in, &out, INSTR_TIME_GET_MILLISEC(dur));
+
+	counts->total++;
+	if (strcmp(out.action, "inserted") == 0)
+		counts->inserted++;
+	else if (strcmp(out.action, "merged") == 0)
+		counts->merged++;
+	else if (strcmp(out.action, "unchanged") == 0)
+		counts->unchanged++;
+	else
+		counts->rejected++;
+	if (out.conflict)
+		counts->conflicts++;
+	if (results)
+	{
+		if (counts->total > 1)
+			appendStringInfoString(results, ", ");
+		AppendResult(results, &out);
+	}
+	if (out_copy)
+		*out_copy = out;
+}
+
+static const char *
+SourceArg(FunctionCallInfo fcinfo, int n)
+{
+	char	   *s;
+	char	   *p;
+
+	if (PG_ARGISNULL(n))
+		return "unknown";
+	s = text_to_cstring(PG_GETARG_TEXT_PP(n));
+	for (p = s; *p; p++)
+		*p = pg_ascii_tolower((unsigned char) *p);
+	if (!(s[0] >= 'a' && s[0] <= 'z') || strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(s))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid source name: \"%s\"", s),
+				 errdetail("A source is a lower-case name of letters, digits and underscores, such as \"propstream\".")));
+	return s;
+}
+
+static void
+BatchInit(Batch *b)
+{
+	b->n = 0;
+	b->cxt = AllocSetContextCreate(CurrentMemoryContext, "ec upsert batch",
+								   ALLOCSET_DEFAULT_SIZES);
+}
+
+static Datum
+JsonbResult(StringInfo buf)
+{
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf->data));
+}
+
+static void
+Connect(void)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PreparePlans();
+}
+
+/* one lead: {lead_id, action, matched_on, conflict, ...} */
+PG_FUNCTION_INFO_V1(ec_upsert_lead);
+Datum
+ec_upsert_lead(PG_FUNCTION_ARGS)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	Jsonb	   *lead;
+	const char *source = SourceArg(fcinfo, 1);
+	Batch	   *events;
+	Counts		counts = {0};
+	StringInfoData result;
+	Datum		d;
+
+	if (PG_ARGISNULL(0))
+		lead = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("null")));
+	else
+		lead = PG_GETARG_JSONB_P(0);
+
+	Connect();
+	events = palloc(sizeof(Batch));
+	BatchInit(events);
+	initStringInfo(&result);
+	ProcessOne(lead, source, events, &counts, &result, NULL);
+	BatchFlush(events);
+
+	MemoryContextSwitchTo(caller);
+	d = JsonbResult(&result);
+	SPI_finish();
+	PG_RETURN_DATUM(d);
+}
+
+static void
+AppendCounts(StringInfo buf, const Counts *c)
+{
+	appendStringInfo(buf, "\"count\": " INT64_FORMAT ", \"inserted\": " INT64_FORMAT
+					 ", \"merged\": " INT64_FORMAT ", \"unchanged\": " INT64_FORMAT
+					 ", \"rejected\": " INT64_FORMAT ", \"conflicts\": " INT64_FORMAT,
+					 c->total, c->inserted, c->merged, c->unchanged, c->rejected,
+					 c->conflicts);
+}
+
+/* many leads: a JSON array in, counts and per-row results out */
+PG_FUNCTION_INFO_V1(ec_upsert_leads);
+Datum
+ec_upsert_leads(PG_FUNCTION_ARGS)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	const char *source = SourceArg(fcinfo, 1);
+	Jsonb	   *leads;
+	Batch	   *events;
+	Counts		counts = {0};
+	StringInfoData results,
+				answer;
+	MemoryContext rowcxt;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken r;
+	Datum		d;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in,
+											CStringGetDatum("{\"status\": 400, \"reason\": \"leads_missing\"}")));
+	leads = PG_GETARG_JSONB_P(0);
+	if (!JB_ROOT_IS_ARRAY(leads) || JB_ROOT_IS_SCALAR(leads))
+		PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in,
+											CStringGetDatum("{\"status\": 400, \"reason\": \"leads_not_an_array\"}")));
+
+	Connect();
+	events = palloc(sizeof(Batch));
+	BatchInit(events);
+	initStringInfo(&results);
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "ec upsert row",
+								   ALLOCSET_DEFAULT_SIZES);
+	it = JsonbIteratorInit(&leads->root);
+	while ((r = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		MemoryContext old;
+		StringInfoData one;
+		Counts		before = counts;
+
+		if (r != WJB_ELEM)
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		old = MemoryContextSwitchTo(rowcxt);
+		initStringInfo(&one);
+		ProcessOne(JsonbValueToJsonb(&v), source, events, &counts, &one, NULL);
+		MemoryContextSwitchTo(old);
+		if (before.total > 0)
+			appendStringInfoString(&results, ", ");
+		appendStringInfoString(&results, one.data + (before.total > 0 ? 2 : 0));
+		MemoryContextReset(rowcxt);
+	}
+	BatchFlush(events);
+
+	MemoryContextSwitchTo(caller);
+	initStringInfo(&answer);
+	appendStringInfoString(&answer, "{\"status\": 200, \"reason\": \"ok\", ");
+	AppendCounts(&answer, &counts);
+	appendStringInfo(&answer, ", \"results\": [%s]}", results.data);
+	d = JsonbResult(&answer);
+	SPI_finish();
+	PG_RETURN_DATUM(d);
+}
+
+/* staging rows done, written back in batches */
+typedef struct StagedDone
+{
+	int			n;
+	Datum		ids[BATCH_MAX];
+	Datum		leads[BATCH_MAX];
+	bool		lead_nulls[BATCH_MAX];
+	Datum		actions[BATCH_MAX];
+	Datum		reasons[BATCH_MAX];
+	bool		reason_nulls[BATCH_MAX];
+	MemoryContext cxt;
+} StagedDone;
+
+static void
+StagedFlush(StagedDone *sd)
+{
+	Datum		args[4];
+	int			dims[1];
+	int			lbs[1] = {1};
+	int			rc;
+	MemoryContext old;
+
+	if (sd->n == 0)
+		return;
+	dims[0] = sd->n;
+	old = MemoryContextSwitchTo(sd->cxt);
+	args[0] = PointerGetDatum(construct_array(sd->ids, sd->n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[1] = PointerGetDatum(construct_md_array(sd->leads, sd->lead_nulls, 1, dims, lbs,
+												 INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[2] = PointerGetDatum(construct_array(sd->actions, sd->n, TEXTOID, -1, false, TYPALIGN_INT));
+	args[3] = PointerGetDatum(construct_md_array(sd->reasons, sd->reason_nulls, 1, dims, lbs,
+												 TEXTOID, -1, false, TYPALIGN_INT));
+	MemoryContextSwitchTo(old);
+	rc = SPI_execute_plan(StagedDonePlan, args, NULL, false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	sd->n = 0;
+	MemoryContextReset(sd->cxt);
+}
+
+static void
+StagedAdd(StagedDone *sd, int64 staging_id, const LeadOut *out)
+{
+	MemoryContext old;
+
+	if (sd->n == BATCH_MAX)
+		StagedFlush(sd);
+	old = MemoryContextSwitchTo(sd->cxt);
+	sd->ids[sd->n] = Int64GetDatum(staging_id);
+	sd->leads[sd->n] = Int64GetDatum(out->lead_id);
+	sd->lead_nulls[sd->n] = out->lead_id == 0;
+	sd->actions[sd->n] = CStringGetTextDatum(out->action);
+	sd->reason_nulls[sd->n] = out->reason == NULL;
+	sd->reasons[sd->n] = (Datum) 0;
+	if (out->reason)
+		sd->reasons[sd->n] = CStringGetTextDatum(out->reason);
+	sd->n++;
+	MemoryContextSwitchTo(old);
+}
+
+/* the valid staged rows of an upload: counts out, staging rows marked */
+PG_FUNCTION_INFO_V1(ec_upsert_staged_leads);
+Datum
+ec_upsert_staged_leads(PG_FUNCTION_ARGS)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	int64		upload_id = PG_GETARG_INT64(0);
+	const char *source = SourceArg(fcinfo, 1);
+	Batch	   *events;
+	StagedDone *done;
+	Counts		counts = {0};
+	StringInfoData answer;
+	MemoryContext rowcxt;
+	Portal		portal;
+	Datum		arg = Int64GetDatum(upload_id);
+	Datum		d;
+
+	Connect();
+	events = palloc(sizeof(Batch));
+	BatchInit(events);
+	done = palloc(sizeof(StagedDone));
+	done->n = 0;
+	done->cxt = AllocSetContextCreate(CurrentMemoryContext, "ec upsert staged",
+									  ALLOCSET_DEFAULT_SIZES);
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "ec upsert row",
+								   ALLOCSET_DEFAULT_SIZES);
+
+	portal = SPI_cursor_open(NULL, StagedPlan, &arg, NULL, false);
+	for (;;)
+	{
+		SPITupleTable *tt;
+		uint64		i,
+					n;
+
+		SPI_cursor_fetch(portal, true, BATCH_MAX);
+		tt = SPI_tuptable;
+		n = SPI_processed;
+		if (n == 0)
+		{
+			SPI_freetuptable(tt);
+			break;
+		}
+		for (i = 0; i < n; i++)
+		{
+			bool		isnull;
+			int64		staging_id = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
+			Datum		rec = SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull);
+			MemoryContext old;
+			LeadOut		out;
+
+			CHECK_FOR_INTERRUPTS();
+			old = MemoryContextSwitchTo(rowcxt);
+			ProcessOne(DatumGetJsonbP(rec), source, events, &counts, NULL, &out);
+			StagedAdd(done, staging_id, &out);
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(rowcxt);
+		}
+		SPI_freetuptable(tt);
+	}
+	SPI_cursor_close(portal);
+	StagedFlush(done);
+	BatchFlush(events);
+
+	MemoryContextSwitchTo(caller);
+	initStringInfo(&answer);
+	appendStringInfoString(&answer, "{\"status\": 200, \"reason\": \"ok\", ");
+	AppendCounts(&answer, &counts);
+	appendStringInfo(&answer, ", \"upload_id\": " INT64_FORMAT "}", upload_id);
+	d = JsonbResult(&answer);
+	SPI_finish();
+	PG_RETURN_DATUM(d);
+}
+
+void
+IdentityInit(void)
+{
+	CodesInit();
+}
