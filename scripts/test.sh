@@ -132,9 +132,11 @@ ec_log "TAP (test/t/)"
 if ls "$S"/test/t/*.pl >/dev/null 2>&1; then
 	for f in "$S"/test/t/*.pl; do
 		n=$(basename "$f" .pl)
+		# PostgreSQL::Test::Utils keeps its nodes and logs under $TESTDIR/tmp_check
+		rm -rf "$EC_BUILD/tap/$n" && ec_as_user mkdir -p "$EC_BUILD/tap/$n"
 		if ec_as_user env PATH="$EC_PGBIN:$PATH" PG_REGRESS="$EC_PG/usr/lib/postgresql/$EC_PGVER/lib/pgxs/src/test/regress/pg_regress" \
 			PERL5LIB="$EC_PG/usr/lib/postgresql/$EC_PGVER/lib/pgxs/src/test/perl:$S/test/perl" \
-			TESTDATADIR="$EC_BUILD/tap/$n" EC_SRC="$S" \
+			TESTDIR="$EC_BUILD/tap/$n" TESTDATADIR="$EC_BUILD/tap/$n" EC_SRC="$S" \
 			prove "$f" >"$EC_BUILD/tap-$n.log" 2>&1; then
 			pass "tap/$n"
 		else
