@@ -16,9 +16,11 @@ bench_row "load $SCALE leads into ec.leads (COPY, all indexes)" "$leads_rate row
 	"1000 leads/min" "n/a (foundation)" "$plain_rate rows/s (COPY, no index)" "$(ratio "$leads_rate" "$plain_rate")"
 bench_sql "VACUUM ANALYZE ec.leads" >/dev/null
 
-refresh_ms=$(bench_ms "REFRESH MATERIALIZED VIEW CONCURRENTLY ec.mv_contactable_leads")
+# The first refresh after the load fills the contactable leads (every lead is
+# new); bench/80_campaign.sh compares the refresh with the plain REFRESH.
+refresh_ms=$(bench_ms "SELECT ec.refresh_contactable_leads()")
 bench_sql "ANALYZE ec.mv_contactable_leads" >/dev/null
-bench_row "REFRESH MATERIALIZED VIEW CONCURRENTLY (plain)" "$refresh_ms ms" "< 5 s" "< 5 s (issue 8)" "-" "-"
+bench_row "first contactable-leads refresh after the load" "$refresh_ms ms" "< 5 s" "< 5 s (issue 8)" "-" "-"
 
 # The feeder's question for every broker: top 250 queued leads by score, from
 # the view, against the same question asked of the live table.

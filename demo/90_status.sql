@@ -9,7 +9,9 @@ FROM ec.leads l LEFT JOIN ec.brokers b ON b.id = l.assigned_broker_id
 GROUP BY 1, 2 ORDER BY 1, 2;
 
 \echo '== Contactable leads (ec.mv_contactable_leads)'
-REFRESH MATERIALIZED VIEW CONCURRENTLY ec.mv_contactable_leads;
+\o /dev/null
+SELECT ec.refresh_contactable_leads();
+\o
 SELECT b.name AS broker, count(*) AS contactable, count(*) FILTER (WHERE m.campaign_status = 'queued') AS queued_for_feeder
 FROM ec.mv_contactable_leads m JOIN ec.brokers b ON b.id = m.assigned_broker_id GROUP BY 1 ORDER BY 1;
 

@@ -5,8 +5,18 @@
 -- Consent is NOT a filter here: consent is captured through the link the email
 -- campaign sends, so requiring it would keep every lead out of the campaign.
 -- The voice layer requires consent = TRUE (TCPA) on the live table.
--- Brokers never read it directly: a materialized view has no row security.
-CREATE MATERIALIZED VIEW ec.mv_contactable_leads AS
+--
+-- ec.contactable_leads_source is the definition; ec.mv_contactable_leads holds
+-- its rows as of the last refresh. It is a table kept by incremental
+-- maintenance rather than a materialized view, because REFRESH MATERIALIZED
+-- VIEW CONCURRENTLY recomputes and diffs every row (about 9 s at 1M leads):
+-- statement triggers on ec.leads log the ids of leads whose contactable columns
+-- changed (ec.contactable_changes), and ec.refresh_contactable_leads()
+-- (schema/80_campaign.sql) re-reads only those. After a refresh it holds
+-- exactly the rows of the definition; between refreshes it is as stale as a
+-- materialized view would be. docs/campaign.md has the measurements.
+-- Brokers never read it directly (no grant).
+CREATE VIEW ec.contactable_leads_source AS
 SELECT l.id,
 	   l.assigned_broker_id,
 	   l.lead_score,
@@ -19,11 +29,102 @@ FROM ec.leads l
 WHERE (l.email_verified OR l.phone_verified)
   AND l.campaign_status IN ('new', 'queued', 'active')
   AND NOT l.email_opt_out;
-COMMENT ON MATERIALIZED VIEW ec.mv_contactable_leads IS
-	'Leads with a verified contact, status new/queued/active, not opted out; refreshed daily before the feeder';
-CREATE UNIQUE INDEX mv_contactable_leads_id ON ec.mv_contactable_leads (id);
+COMMENT ON VIEW ec.contactable_leads_source IS
+	'Definition of the contactable leads (verified contact, new/queued/active, not opted out), read live';
+
+CREATE TABLE ec.mv_contactable_leads (
+	id bigint PRIMARY KEY,
+	assigned_broker_id bigint,
+	lead_score numeric(6, 2) NOT NULL,
+	campaign_status ec.campaign_status NOT NULL,
+	email_verified boolean NOT NULL,
+	phone_verified boolean NOT NULL,
+	consent boolean NOT NULL,
+	property_state text
+);
+ALTER INDEX ec.mv_contactable_leads_pkey RENAME TO mv_contactable_leads_id;
+COMMENT ON TABLE ec.mv_contactable_leads IS
+	'Contactable leads as of the last refresh (ec.refresh_contactable_leads): the rows of ec.contactable_leads_source';
 CREATE INDEX mv_contactable_leads_feed ON ec.mv_contactable_leads (assigned_broker_id, lead_score DESC, id)
 	WHERE campaign_status = 'queued';
+
+-- Ids of leads whose contactable columns changed since the last refresh
+-- (duplicates allowed: the refresh reads them once and deletes them).
+CREATE TABLE ec.contactable_changes (
+	lead_id bigint NOT NULL
+);
+COMMENT ON TABLE ec.contactable_changes IS
+	'Leads changed since the last refresh of ec.mv_contactable_leads (written by triggers on ec.leads)';
+
+-- One statement trigger per event, with transition tables: a bulk statement
+-- pays one set-based INSERT, a statement that changes no contactable column
+-- logs nothing. SECURITY DEFINER: a broker changing its own lead's status
+-- has no right to the log, yet its change must be logged.
+CREATE FUNCTION ec.log_contactable_insert() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	INSERT INTO ec.contactable_changes (lead_id)
+	SELECT n.id FROM new_rows n
+	WHERE (n.email_verified OR n.phone_verified)
+	  AND n.campaign_status IN ('new', 'queued', 'active') AND NOT n.email_opt_out;
+	RETURN NULL;
+END
+$$;
+CREATE FUNCTION ec.log_contactable_update() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	INSERT INTO ec.contactable_changes (lead_id)
+	SELECT COALESCE(n.id, o.id) FROM new_rows n FULL JOIN old_rows o ON o.id = n.id
+	WHERE n.id IS NULL OR o.id IS NULL
+	   OR ((n.assigned_broker_id, n.lead_score, n.campaign_status, n.email_verified, n.phone_verified,
+			n.consent, n.property_state, n.email_opt_out)
+		   IS DISTINCT FROM
+		   (o.assigned_broker_id, o.lead_score, o.campaign_status, o.email_verified, o.phone_verified,
+			o.consent, o.property_state, o.email_opt_out)
+		   AND (((n.email_verified OR n.phone_verified)
+				 AND n.campaign_status IN ('new', 'queued', 'active') AND NOT n.email_opt_out)
+				OR ((o.email_verified OR o.phone_verified)
+					AND o.campaign_status IN ('new', 'queued', 'active') AND NOT o.email_opt_out)));
+	RETURN NULL;
+END
+$$;
+CREATE FUNCTION ec.log_contactable_delete() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	INSERT INTO ec.contactable_changes (lead_id)
+	SELECT o.id FROM old_rows o
+	WHERE (o.email_verified OR o.phone_verified)
+	  AND o.campaign_status IN ('new', 'queued', 'active') AND NOT o.email_opt_out;
+	RETURN NULL;
+END
+$$;
+CREATE FUNCTION ec.log_contactable_truncate() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	TRUNCATE ec.mv_contactable_leads, ec.contactable_changes;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION ec.log_contactable_insert() IS 'Trigger: logs new contactable leads for the next refresh';
+COMMENT ON FUNCTION ec.log_contactable_update() IS 'Trigger: logs leads whose contactable columns changed';
+COMMENT ON FUNCTION ec.log_contactable_delete() IS 'Trigger: logs deleted contactable leads';
+COMMENT ON FUNCTION ec.log_contactable_truncate() IS 'Trigger: an emptied leads table empties the contactable leads';
+CREATE TRIGGER leads_contactable_insert AFTER INSERT ON ec.leads REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION ec.log_contactable_insert();
+CREATE TRIGGER leads_contactable_update AFTER UPDATE ON ec.leads REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION ec.log_contactable_update();
+CREATE TRIGGER leads_contactable_delete AFTER DELETE ON ec.leads REFERENCING OLD TABLE AS old_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION ec.log_contactable_delete();
+CREATE TRIGGER leads_contactable_truncate AFTER TRUNCATE ON ec.leads
+	FOR EACH STATEMENT EXECUTE FUNCTION ec.log_contactable_truncate();
 
 -- Funnel per broker: rows of the broker's own leads only (security_invoker
 -- makes the view obey the leads table's row security).

@@ -193,3 +193,163 @@ BEGIN
 	END LOOP;
 END
 $grants$;
+
+------------------------------------------------------------------------------
+-- Job runs: ec.job_runs (one ok row per job, local date and broker; failures
+-- kept as they come) and pipeline_events (mv_refresh, campaign_feeder)
+------------------------------------------------------------------------------
+
+CREATE FUNCTION ec.record_job_run(job text, local_date date, broker_id bigint, started_at timestamptz,
+								  ok boolean, error text DEFAULT NULL, detail jsonb DEFAULT '{}')
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	finished timestamptz := clock_timestamp();
+	ms numeric := round((extract(epoch FROM finished - record_job_run.started_at) * 1000)::numeric, 3);
+	run_id bigint;
+BEGIN
+	IF record_job_run.ok THEN
+		-- a second successful run of the same day (by hand) updates the day's row
+		INSERT INTO ec.job_runs AS r (job, local_date, broker_id, started_at, finished_at, ok, duration_ms, detail)
+		VALUES (record_job_run.job, record_job_run.local_date, record_job_run.broker_id, record_job_run.started_at,
+				finished, true, ms, record_job_run.detail || jsonb_build_object('runs', 1))
+		ON CONFLICT (job, local_date, broker_id) WHERE ok DO UPDATE
+			SET started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
+				duration_ms = EXCLUDED.duration_ms,
+				detail = EXCLUDED.detail || jsonb_build_object('runs', COALESCE((r.detail ->> 'runs')::integer, 1) + 1)
+		RETURNING id INTO run_id;
+	ELSE
+		INSERT INTO ec.job_runs (job, local_date, broker_id, started_at, finished_at, ok, duration_ms, error, detail)
+		VALUES (record_job_run.job, record_job_run.local_date, record_job_run.broker_id, record_job_run.started_at,
+				finished, false, ms, record_job_run.error, record_job_run.detail)
+		RETURNING id INTO run_id;
+	END IF;
+	INSERT INTO ec.pipeline_events (event_type, ok, broker_id, duration_ms, detail)
+	VALUES (CASE record_job_run.job WHEN 'refresh' THEN 'mv_refresh' WHEN 'feeder' THEN 'campaign_feeder'
+			ELSE record_job_run.job END,
+			record_job_run.ok, record_job_run.broker_id, ms,
+			record_job_run.detail || jsonb_build_object('job_run_id', run_id, 'local_date', record_job_run.local_date)
+				|| CASE WHEN record_job_run.ok THEN '{}'::jsonb ELSE jsonb_build_object('error', record_job_run.error) END);
+	RETURN run_id;
+END
+$$;
+COMMENT ON FUNCTION ec.record_job_run(text, date, bigint, timestamptz, boolean, text, jsonb) IS
+	'Records a run of a daily job (start, end, duration, outcome) in ec.job_runs and ec.pipeline_events';
+
+-- Alert conditions: a failed run not followed by a success of the same job,
+-- date and broker; a job due today (past its slot by 15 minutes) that has not
+-- succeeded.
+CREATE VIEW ec.job_alerts AS
+SELECT r.job, r.local_date, r.broker_id, 'failed'::text AS alert, r.finished_at AS since, r.error
+FROM ec.job_runs r
+WHERE NOT r.ok
+  AND NOT EXISTS (SELECT FROM ec.job_runs s
+				  WHERE s.job = r.job AND s.local_date = r.local_date
+					AND s.broker_id IS NOT DISTINCT FROM r.broker_id AND s.ok AND s.finished_at >= r.finished_at)
+UNION ALL
+SELECT j.job, d.due, NULL, 'missed', ec.job_instant(j.job, d.due), NULL
+FROM (VALUES ('refresh'), ('feeder')) j(job),
+	 LATERAL (SELECT ec.job_due_date(j.job, ec.now() - interval '15 minutes') AS due) d
+WHERE d.due IS NOT NULL
+  AND NOT EXISTS (SELECT FROM ec.job_runs s
+				  WHERE s.job = j.job AND s.local_date = d.due AND s.broker_id IS NULL AND s.ok);
+COMMENT ON VIEW ec.job_alerts IS
+	'Alert conditions of the daily jobs: failed runs not yet followed by a success, and runs missed today';
+
+------------------------------------------------------------------------------
+-- The contactable-leads refresh (schema/30_views.sql explains the design)
+------------------------------------------------------------------------------
+
+-- Applies the logged changes: re-reads the changed leads through the
+-- definition, removes those no longer contactable, upserts the others.
+CREATE FUNCTION ec.apply_contactable_changes(OUT changed bigint, OUT removed bigint, OUT upserted bigint)
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH logged AS (DELETE FROM ec.contactable_changes RETURNING lead_id),
+	ids AS (SELECT DISTINCT lead_id AS id FROM logged),
+	fresh AS (SELECT s.* FROM ec.contactable_leads_source s WHERE s.id IN (SELECT id FROM ids)),
+	gone AS (
+		DELETE FROM ec.mv_contactable_leads m
+		WHERE m.id IN (SELECT id FROM ids) AND m.id NOT IN (SELECT id FROM fresh)
+		RETURNING 1),
+	put AS (
+		INSERT INTO ec.mv_contactable_leads AS m SELECT * FROM fresh
+		ON CONFLICT (id) DO UPDATE
+			SET assigned_broker_id = EXCLUDED.assigned_broker_id, lead_score = EXCLUDED.lead_score,
+				campaign_status = EXCLUDED.campaign_status, email_verified = EXCLUDED.email_verified,
+				phone_verified = EXCLUDED.phone_verified, consent = EXCLUDED.consent,
+				property_state = EXCLUDED.property_state
+			WHERE (m.assigned_broker_id, m.lead_score, m.campaign_status, m.email_verified, m.phone_verified,
+				   m.consent, m.property_state) IS DISTINCT FROM
+				  (EXCLUDED.assigned_broker_id, EXCLUDED.lead_score, EXCLUDED.campaign_status,
+				   EXCLUDED.email_verified, EXCLUDED.phone_verified, EXCLUDED.consent, EXCLUDED.property_state)
+		RETURNING 1)
+	SELECT (SELECT count(*) FROM ids), (SELECT count(*) FROM gone), (SELECT count(*) FROM put)
+$$;
+COMMENT ON FUNCTION ec.apply_contactable_changes() IS
+	'Incremental refresh step: applies the logged lead changes to ec.mv_contactable_leads';
+
+-- Full resynchronisation (the slow path, not needed in normal operation:
+-- after restoring a dump without the log, or to check the incremental path).
+CREATE FUNCTION ec.rebuild_contactable_leads(OUT removed bigint, OUT upserted bigint)
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH logged AS (DELETE FROM ec.contactable_changes RETURNING 1),
+	gone AS (
+		DELETE FROM ec.mv_contactable_leads m
+		WHERE NOT EXISTS (SELECT FROM ec.contactable_leads_source s WHERE s.id = m.id)
+		RETURNING 1),
+	put AS (
+		INSERT INTO ec.mv_contactable_leads AS m SELECT * FROM ec.contactable_leads_source
+		ON CONFLICT (id) DO UPDATE
+			SET assigned_broker_id = EXCLUDED.assigned_broker_id, lead_score = EXCLUDED.lead_score,
+				campaign_status = EXCLUDED.campaign_status, email_verified = EXCLUDED.email_verified,
+				phone_verified = EXCLUDED.phone_verified, consent = EXCLUDED.consent,
+				property_state = EXCLUDED.property_state
+			WHERE (m.assigned_broker_id, m.lead_score, m.campaign_status, m.email_verified, m.phone_verified,
+				   m.consent, m.property_state) IS DISTINCT FROM
+				  (EXCLUDED.assigned_broker_id, EXCLUDED.lead_score, EXCLUDED.campaign_status,
+				   EXCLUDED.email_verified, EXCLUDED.phone_verified, EXCLUDED.consent, EXCLUDED.property_state)
+		RETURNING 1)
+	SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM put) + 0 * (SELECT count(*) FROM logged)
+$$;
+COMMENT ON FUNCTION ec.rebuild_contactable_leads() IS
+	'Full resynchronisation of ec.mv_contactable_leads with its definition (slow path; the refresh is incremental)';
+
+CREATE FUNCTION ec.refresh_contactable_leads() RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	started timestamptz := clock_timestamp();
+	day date := ec.local_date();
+	r record;
+	detail jsonb;
+	err text;
+BEGIN
+	-- one refresh at a time (a second caller is told, not queued)
+	IF NOT pg_try_advisory_xact_lock(hashtext('ec.refresh_contactable_leads')) THEN
+		RETURN jsonb_build_object('status', 409, 'reason', 'already_running', 'local_date', day);
+	END IF;
+	BEGIN
+		SELECT * INTO r FROM ec.apply_contactable_changes();
+		detail := jsonb_build_object('changed', r.changed, 'removed', r.removed, 'upserted', r.upserted,
+									 'rows', (SELECT count(*) FROM ec.mv_contactable_leads));
+	EXCEPTION WHEN OTHERS THEN
+		GET STACKED DIAGNOSTICS err = MESSAGE_TEXT;
+		PERFORM ec.record_job_run('refresh', day, NULL, started, false, err);
+		RETURN jsonb_build_object('status', 500, 'reason', 'refresh_failed', 'local_date', day, 'error', err);
+	END;
+	PERFORM ec.record_job_run('refresh', day, NULL, started, true, NULL, detail);
+	RETURN jsonb_build_object('status', 200, 'reason', 'ok', 'local_date', day,
+							  'duration_ms', round((extract(epoch FROM clock_timestamp() - started) * 1000)::numeric, 3))
+		   || detail;
+END
+$$;
+COMMENT ON FUNCTION ec.refresh_contactable_leads() IS
+	'Refreshes ec.mv_contactable_leads now (incrementally) and records the run; {status, reason, changed, removed, upserted, rows}';
