@@ -20,6 +20,7 @@
 #include "signing/signing.h"
 #include "campaign/campaign.h"
 #include "identity/identity.h"
+#include "ingest/ingest.h"
 
 PG_MODULE_MAGIC;
 
@@ -122,6 +123,7 @@ _PG_init(void)
 	SigningInit();
 	CampaignInit();
 	IdentityInit();
+	IngestInit();
 
 	MarkGUCPrefixReserved("ec");
 }

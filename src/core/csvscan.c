@@ -200,6 +200,86 @@ ec_csv_scan(const char *buf, size_t len, char delim, char quote, EcCsvScan *out)
 #undef EC_CSV_FAIL
 }
 
+char
+ec_csv_sniff_delimiter(const char *buf, size_t len, char expected, char quote)
+{
+	static const char cands[] = {',', ';', '\t', '|'};
+	size_t		count[sizeof(cands)] = {0};
+	size_t		expected_count = 0;
+	bool		in_quote = false;
+	size_t		i;
+	size_t		k;
+	size_t		best = 0;
+
+	for (i = 0; buf != NULL && i < len; i++)
+	{
+		char		c = buf[i];
+
+		if (c == quote)
+			in_quote = !in_quote;
+		else if (!in_quote && (c == '\n' || c == '\r'))
+			break;
+		else if (!in_quote)
+		{
+			if (c == expected)
+				expected_count++;
+			for (k = 0; k < sizeof(cands); k++)
+			{
+				if (c == cands[k])
+					count[k]++;
+			}
+		}
+	}
+	if (expected_count > 0)
+		return expected;
+	for (k = 1; k < sizeof(cands); k++)
+	{
+		if (count[k] > count[best])
+			best = k;
+	}
+	return count[best] > 0 ? cands[best] : expected;
+}
+
+EcCsvStatus
+ec_text_scan(const char *buf, size_t len, EcCsvScan *out)
+{
+	const unsigned char *s = (const unsigned char *) buf;
+	size_t		i;
+	int64_t		line = 1;
+
+	memset(out, 0, sizeof(*out));
+	if (s == NULL)
+		len = 0;
+	if (len >= 3 && s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF)
+		out->bom_len = 3;
+	for (i = out->bom_len; i < len && ec_csv_is_blank(s[i]); i++)
+		;
+	if (i == len)
+		return EC_CSV_EMPTY;
+	for (i = out->bom_len; i < len;)
+	{
+		int			n;
+
+		if (s[i] == '\n')
+			line++;
+		if (s[i] > 0 && s[i] < 0x80)
+		{
+			i++;
+			continue;
+		}
+		n = ec_utf8_char_len(s + i, len - i);
+		if (n == 0)
+		{
+			out->offset = i;
+			out->line = line;
+			return s[i] == 0 ? EC_CSV_NUL_BYTE : EC_CSV_INVALID_UTF8;
+		}
+		i += n;
+	}
+	out->lines = line;
+	return EC_CSV_OK;
+}
+
 const char *
 ec_csv_status_reason(EcCsvStatus status)
 {

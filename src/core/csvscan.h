@@ -79,6 +79,22 @@ extern EcCsvStatus ec_csv_scan(const char *buf, size_t len, char delim, char quo
  */
 extern int	ec_utf8_char_len(const unsigned char *s, size_t len);
 
+/*
+ * Check a whole body (a JSON upload) for valid UTF-8 without NUL bytes.
+ * Returns EC_CSV_OK, EC_CSV_EMPTY (only a BOM and whitespace),
+ * EC_CSV_INVALID_UTF8 or EC_CSV_NUL_BYTE, with offset, line and bom_len
+ * in *out as for ec_csv_scan (the other fields are zero).
+ */
+extern EcCsvStatus ec_text_scan(const char *buf, size_t len, EcCsvScan *out);
+
+/*
+ * The delimiter of a body whose header may not use the expected one: the
+ * expected one when it occurs in the first record (outside quotes), else
+ * whichever of comma, semicolon, tab and pipe occurs there most, else the
+ * expected one.  (Spreadsheets in some locales write semicolons.)
+ */
+extern char ec_csv_sniff_delimiter(const char *buf, size_t len, char expected, char quote);
+
 /* Stable snake_case reason code of a status (the upload's answer uses it). */
 extern const char *ec_csv_status_reason(EcCsvStatus status);
 

@@ -5,7 +5,8 @@
  * rest is the body.  Beyond "no crash, no out-of-bounds read" it checks the
  * scan's contract: positions inside the body, widths consistent, a body
  * accepted as OK is valid UTF-8 without NUL bytes and with balanced quotes,
- * and scanning a body twice gives the same answer.
+ * scanning a body twice gives the same answer, and the plain UTF-8 check
+ * and the delimiter sniffing stay within their contracts.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -31,6 +32,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	delim = delims[data[0] % 4];
 	body = (const char *) data + 1;
 	len = size - 1;
+
+	/* the sniffed delimiter is the expected one or a candidate */
+	{
+		char		d = ec_csv_sniff_delimiter(body, len, delim, '"');
+
+		if (d != delim && d != ',' && d != ';' && d != '\t' && d != '|')
+			abort();
+	}
+	/* the plain text check agrees with the CSV scan on encoding */
+	{
+		EcCsvStatus tst = ec_text_scan(body, len, &again);
+
+		if (tst != EC_CSV_OK && tst != EC_CSV_EMPTY && tst != EC_CSV_INVALID_UTF8 && tst != EC_CSV_NUL_BYTE)
+			abort();
+		if ((tst == EC_CSV_INVALID_UTF8 || tst == EC_CSV_NUL_BYTE) && again.offset >= len)
+			abort();
+	}
 
 	st = ec_csv_scan(body, len, delim, '"', &sc);
 	if (ec_csv_scan(body, len, delim, '"', &again) != st || memcmp(&sc, &again, sizeof(sc)) != 0)

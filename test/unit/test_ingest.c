@@ -108,6 +108,13 @@ test_scan_problems(void)
 	CHECK(sc.line == 3);
 	CHECK(SCAN("\\.\r\n", &sc) == EC_CSV_END_MARKER);
 
+	CHECK(ec_csv_sniff_delimiter("a,b;c\n", 6, ',', '"') == ',');
+	CHECK(ec_csv_sniff_delimiter("a;b;c\n1,2\n", 10, ',', '"') == ';');
+	CHECK(ec_csv_sniff_delimiter("a\tb\n", 4, ',', '"') == '\t');
+	CHECK(ec_csv_sniff_delimiter("\"a,b\";c\n", 8, ',', '"') == ';');
+	CHECK(ec_csv_sniff_delimiter("abc\n", 4, ',', '"') == ',');
+	CHECK(ec_csv_sniff_delimiter("a|b|c;d", 7, ',', '"') == '|');
+
 	CHECK_STR(ec_csv_status_reason(EC_CSV_UNTERMINATED_QUOTE), "unterminated_quote");
 	CHECK_STR(ec_csv_status_reason(EC_CSV_EMPTY), "empty_body");
 }
@@ -115,6 +122,15 @@ test_scan_problems(void)
 static void
 test_utf8(void)
 {
+	EcCsvScan	sc;
+
+	CHECK(ec_text_scan("[{\"a\": \"\xC3\xA9\"}]", 12, &sc) == EC_CSV_OK);
+	CHECK(ec_text_scan("\xEF\xBB\xBF  \n", 6, &sc) == EC_CSV_EMPTY);
+	CHECK(ec_text_scan("[\n\"\xFF\"]", 5, &sc) == EC_CSV_INVALID_UTF8);
+	CHECK(sc.offset == 3 && sc.line == 2);
+	CHECK(ec_text_scan("[\"\0\"]", 5, &sc) == EC_CSV_NUL_BYTE);
+	CHECK(sc.offset == 2 && sc.line == 1);
+
 	CHECK(ec_utf8_char_len((const unsigned char *) "A", 1) == 1);
 	CHECK(ec_utf8_char_len((const unsigned char *) "\xC3\xA9", 2) == 2);
 	CHECK(ec_utf8_char_len((const unsigned char *) "\xC3\xA9", 1) == 0);

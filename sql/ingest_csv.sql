@@ -1,0 +1,117 @@
+-- CSV uploads through ec.ingest_unsigned (the path every upload takes once
+-- its signature is checked): PostgreSQL's COPY machinery parses, the profile
+-- maps, each row is validated and staged with its reasons.
+SET client_min_messages = warning;
+\set VERBOSITY terse
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set propstream_csv :abs_srcdir '/test/data/propstream_export_sample.csv'
+\set quirks_csv :abs_srcdir '/test/data/quirks.csv'
+
+-- an answer without what changes from run to run
+CREATE FUNCTION pg_temp.a(r jsonb) RETURNS jsonb LANGUAGE sql AS $$
+	SELECT r - 'upload_id' - 'duration_ms'
+$$;
+CREATE FUNCTION pg_temp.csv(body text, source text DEFAULT 'generic') RETURNS jsonb LANGUAGE sql AS $$
+	SELECT pg_temp.a(ec.ingest_unsigned(convert_to(body, 'UTF8'), source))
+$$;
+-- the staged rows of the last upload
+CREATE FUNCTION pg_temp.staged() RETURNS TABLE (row_number int, validation_status ec.staging_status, reasons text[], record jsonb)
+LANGUAGE sql AS $$
+	SELECT s.row_number, s.validation_status, s.reasons, s.record FROM ec.leads_staging s
+	 WHERE s.upload_id = (SELECT max(id) FROM ec.ingest_uploads) ORDER BY s.row_number
+$$;
+
+-- The PropStream export (the fixture): 12 rows, one unusable (row 11), one
+-- with its only phone on the do-not-call list (row 3).
+SELECT jsonb_pretty(pg_temp.a(ec.ingest_unsigned(pg_read_binary_file(:'propstream_csv'), 'propstream')));
+SELECT row_number, validation_status, reasons FROM pg_temp.staged();
+-- a kept row: lead keys in canonical form, numbered Phone N / Email N columns
+-- gathered, the sale date turned into years owned, unmapped columns in extra
+SELECT jsonb_pretty(record - 'years_owned') FROM pg_temp.staged() WHERE row_number = 12;
+SELECT (record ->> 'years_owned')::int >= 20 AS years_owned_from_sale_date FROM pg_temp.staged() WHERE row_number = 12;
+-- ZIP+4 kept apart, respellings left to identity
+SELECT record ->> 'property_address', record ->> 'property_zip', record -> 'extra' ->> 'zip4',
+	   record -> 'phones', record -> 'emails'
+  FROM pg_temp.staged() WHERE row_number IN (7, 9) ORDER BY row_number;
+-- the DNC phone is not a phone to call: kept apart in extra
+SELECT record -> 'phones' AS phones, record -> 'extra' -> 'dnc_phones' AS dnc_phones FROM pg_temp.staged() WHERE row_number = 3;
+-- the rejected row keeps every field as read
+SELECT jsonb_pretty(record) FROM pg_temp.staged() WHERE row_number = 11;
+-- the upload is recorded with its answer
+SELECT source, format, status, reason, byte_count, length(content_sha256) AS sha_len,
+	   counts ->> 'received' AS received, finished_at >= received_at AS finished
+  FROM ec.ingest_uploads WHERE id = (SELECT max(id) FROM ec.ingest_uploads);
+SELECT event_type, ok, detail ->> 'reason' AS reason, duration_ms >= 0 AS timed
+  FROM ec.pipeline_events WHERE upload_id = (SELECT max(id) FROM ec.ingest_uploads);
+
+-- RFC 4180 and the files people really send: a BOM, CRLF, quoted commas,
+-- quotes and newlines, blank lines, a ragged row, header names twice or blank
+SELECT jsonb_pretty(pg_temp.a(ec.ingest_unsigned(pg_read_binary_file(:'quirks_csv'), 'generic')));
+SELECT row_number, validation_status, reasons, record FROM pg_temp.staged();
+
+-- Semicolons (a spreadsheet's CSV in some locales) are recognised from the header.
+SELECT pg_temp.csv(E'address;city;state;zip;email\n"1 Elm St, Rear";Austin;texas;78704;JO@X.COM\n');
+SELECT record FROM pg_temp.staged();
+
+-- Each field's checks: bad contacts are dropped from a kept row, a bad
+-- property rejects the row.
+SELECT pg_temp.csv(E'address,city,state,zip,email,phone,owner age,owner occupied,estimated value,mak,county fips,verification_codes\n'
+	'1 A St,Austin,TX,78704,a@b.co,(512) 555-0100,130,Y,"$1,200",12345,6037,"ES01, ps01,BAD-1"\n'
+	'2 B St,Austin,TX,78704,a@@b.co,+44 20 7946 0958,seventy,maybe,-5,1234567890,48453,\n'
+	'3 C St,,TX,,,,,,,,,\n'
+	'4 D St,Austin,Texas,78704-123,,,,,,,,\n'
+	'5 E St,Austin,Tejas,78704,,,,,,,,\n'
+	',Austin,TX,78704,,,,,,,,\n'
+	'6 F St,Austin,,78704,,,,,,,,\n'
+	'7 G St,Austin,TX,,,,,,,,,\n');
+SELECT row_number, validation_status, reasons, record FROM pg_temp.staged();
+
+-- A profile is data: a user adds one, without a release. Columns it does not
+-- name are kept under extra, not dropped.
+INSERT INTO ec.ingest_profiles (name, description, delimiter) VALUES ('county_list', 'A county''s tax roll', '|');
+INSERT INTO ec.ingest_profile_fields (profile, field, target) VALUES
+	('county_list', 'SITUS ADDR', 'property_address'), ('county_list', 'SITUS ZIP', 'property_zip'),
+	('county_list', 'ST', 'property_state'), ('county_list', 'OWNER', 'last_name'),
+	('county_list', 'PARCEL', 'apn'), ('county_list', 'TEL {n}', 'phone'), ('county_list', 'NOTES', 'ignore');
+SELECT pg_temp.csv(E'SITUS ADDR|SITUS ZIP|ST|OWNER|PARCEL|TEL 1|TEL 2|NOTES|LAND USE\n'
+	'9 Oak Ct|32803|FL|Nguyen|29-22-30-1234|407 555 0111|407.555.0112|call after 5|SFR\n', 'county_list');
+SELECT record FROM pg_temp.staged();
+
+-- Bodies that cannot be read: a clear status and reason, nothing staged.
+SELECT pg_temp.csv('');
+SELECT pg_temp.csv(E'\xEF\xBB\xBF \r\n');
+SELECT pg_temp.csv(E'address,city,state,zip\n');
+SELECT pg_temp.csv(E'address,city,state,zip\r\n\r\n');
+SELECT pg_temp.csv(E'address,city,state,zip\n1 Main St,Austin,TX,"78704\n2 Oak St,Austin,TX,78704\n');
+SELECT pg_temp.a(ec.ingest_unsigned('\x616464726573732c7a69700a31204d61696e2053742cff0a'::bytea, 'generic'));
+SELECT pg_temp.a(ec.ingest_unsigned('\x616464726573732c7a69700a31204d61696e0053742c0a'::bytea, 'generic'));
+SELECT pg_temp.a(ec.ingest_unsigned(convert_to(E'address,city,state,zip\r\n1 Main St,Austin,TX,78704\n', 'UTF8'), 'generic'));
+SELECT pg_temp.csv(E'address,city,state,zip\n\\.\n1 Main St,Austin,TX,78704\n');
+SELECT pg_temp.csv(repeat('c,', 9999) || E'c\n' || repeat('1,', 9999) || E'1\n');
+SELECT pg_temp.csv(E'address,city,state,zip\n,,,\n9 Elm,,,\n');
+SELECT pg_temp.csv('address', 'nosuch');
+SELECT ec.ingest_unsigned(NULL, 'generic');
+SELECT ec.ingest_unsigned('\x00'::bytea, NULL);
+-- none of those left a staged row; each left its upload row with the answer
+SELECT u.reason, count(s.*) AS staged
+  FROM ec.ingest_uploads u LEFT JOIN ec.leads_staging s ON s.upload_id = u.id
+ WHERE u.status = 422 GROUP BY u.id, u.reason ORDER BY u.id;
+-- a narrower column limit
+SET ec.ingest_max_columns = 3;
+SELECT pg_temp.csv(E'address,city,state,zip\n1 Main St,Austin,TX,78704\n');
+RESET ec.ingest_max_columns;
+
+-- the answer lists the first rejected rows only; every one is staged
+SET ec.ingest_rejected_shown = 2;
+SELECT pg_temp.csv(E'address,state,zip\n,TX,78704\n,TX,78704\n,TX,78704\n1 Main St,TX,78704\n');
+SELECT count(*) FROM pg_temp.staged() WHERE validation_status = 'rejected';
+RESET ec.ingest_rejected_shown;
+
+-- batches: a small batch size stages the same rows
+SET ec.ingest_batch_rows = 2;
+SELECT pg_temp.csv(E'address,state,zip\n1 A St,TX,78704\n2 A St,TX,78704\n3 A St,TX,78704\n4 A St,TX,78704\n5 A St,TX,78704\n') ->> 'received';
+SELECT array_agg(row_number ORDER BY row_number) FROM pg_temp.staged();
+RESET ec.ingest_batch_rows;
+
+-- progress of uploads running now (none here); the view reads COPY's slots
+SELECT count(*) FROM ec.ingest_progress;

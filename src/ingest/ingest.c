@@ -1,0 +1,502 @@
+/*-------------------------------------------------------------------------
+ *
+ * ingest.c
+ *		ec.ingest_upload and ec.ingest_unsigned: one upload from body to
+ *		staged rows and an answer {status, reason, counts}.
+ *
+ * Order of work, each step answering for itself:
+ *   400 unknown_source        the source names no profile
+ *   (signed uploads only) the signing room's verdict: 400/401/409/413/429
+ *   the upload row (ec.ingest_uploads), recorded whatever follows
+ *   422 <reason>              the body cannot be read (csvscan.h lists the
+ *                             reasons; also too_many_columns, invalid_json,
+ *                             no_records, no_rows, all_rows_rejected)
+ *   200 ok / some_rows_rejected
+ *
+ * Parsing and staging run in a subtransaction.  An unreadable body found
+ * half way (a format error COPY or jsonb_in raises) rolls back every row
+ * staged so far and is answered 422; any other error is not the sender's
+ * doing and is raised.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/progress.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/inet.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/numeric.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+
+#include "core/hmacsha256.h"
+#include "ingest/ingest.h"
+#include "signing/signing.h"
+
+int			ec_ingest_max_columns = 1000;
+int			ec_ingest_rejected_shown = 20;
+int			ec_ingest_batch_rows = 5000;
+
+bool		ingest_in_parser = false;
+
+/* Settings of uploads. */
+void
+IngestInit(void)
+{
+	DefineCustomIntVariable("ec.ingest_max_columns",
+							"Most fields a record of an uploaded CSV may have.",
+							"A body with a wider record is refused (422 too_many_columns) before it is parsed.",
+							&ec_ingest_max_columns,
+							1000, 1, 100000,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ec.ingest_rejected_shown",
+							"How many rejected rows an upload's answer lists with their reasons.",
+							"Every rejected row is in ec.leads_staging; the answer shows the first ones.",
+							&ec_ingest_rejected_shown,
+							20, 0, 10000,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ec.ingest_batch_rows",
+							"Rows an upload stages per statement.",
+							NULL,
+							&ec_ingest_batch_rows,
+							5000, 1, 1000000,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+}
+
+/* Progress: COPY's slots against ec.leads_staging, plus ours (ingest.h). */
+
+static int64 progress_upload_id = 0;
+static int64 progress_bytes = 0;
+
+void
+IngestProgressStart(int64 upload_id, int phase, int64 bytes_total)
+{
+	const int	index[] = {PROGRESS_COPY_COMMAND, PROGRESS_COPY_TYPE, PROGRESS_COPY_BYTES_TOTAL,
+	INGEST_PROGRESS_UPLOAD_ID, INGEST_PROGRESS_PHASE};
+	int64		val[5];
+	Oid			relid = get_relname_relid("leads_staging", get_namespace_oid("ec", false));
+
+	progress_upload_id = upload_id;
+	progress_bytes = bytes_total;
+	val[0] = PROGRESS_COPY_COMMAND_FROM;
+	val[1] = PROGRESS_COPY_TYPE_CALLBACK;
+	val[2] = bytes_total;
+	val[3] = upload_id;
+	val[4] = phase;
+	pgstat_progress_start_command(PROGRESS_COMMAND_COPY, relid);
+	pgstat_progress_update_multi_param(5, index, val);
+}
+
+void
+IngestProgressPhase(int phase)
+{
+	const int	index[] = {INGEST_PROGRESS_UPLOAD_ID, INGEST_PROGRESS_PHASE};
+	int64		val[2];
+
+	val[0] = progress_upload_id;
+	val[1] = phase;
+	pgstat_progress_update_multi_param(2, index, val);
+}
+
+/* The answer. */
+
+static void
+AnsKey(JsonbParseState **st, const char *key)
+{
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	pushJsonbValue(st, WJB_KEY, &k);
+}
+
+static void
+AnsInt(JsonbParseState **st, const char *key, int64 value)
+{
+	JsonbValue	v;
+
+	AnsKey(st, key);
+	v.type = jbvNumeric;
+	v.val.numeric = int64_to_numeric(value);
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+static void
+AnsText(JsonbParseState **st, const char *key, const char *value)
+{
+	JsonbValue	v;
+
+	AnsKey(st, key);
+	v.type = jbvString;
+	v.val.string.val = (char *) value;
+	v.val.string.len = strlen(value);
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+static void
+AnsMs(JsonbParseState **st, const char *key, double ms)
+{
+	JsonbValue	v;
+	char		buf[32];
+
+	snprintf(buf, sizeof(buf), "%.3f", ms);
+	AnsKey(st, key);
+	v.type = jbvNumeric;
+	v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
+														ObjectIdGetDatum(InvalidOid),
+														Int32GetDatum(-1)));
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+static Jsonb *
+AnsSimple(int status, const char *reason, const char *detail)
+{
+	JsonbParseState *st = NULL;
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	AnsInt(&st, "status", status);
+	AnsText(&st, "reason", reason);
+	if (detail != NULL)
+		AnsText(&st, "detail", detail);
+	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
+}
+
+/* csv or json: the content type when given, else the first character. */
+static const char *
+IngestFormat(const char *body, size_t len, const char *content_type)
+{
+	size_t		i = 0;
+
+	if (content_type != NULL)
+	{
+		if (pg_strncasecmp(content_type, "application/json", 16) == 0 ||
+			strstr(content_type, "+json") != NULL)
+			return "json";
+		if (pg_strncasecmp(content_type, "text/csv", 8) == 0 ||
+			pg_strncasecmp(content_type, "text/plain", 10) == 0 ||
+			pg_strncasecmp(content_type, "application/csv", 15) == 0)
+			return "csv";
+	}
+	if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0)
+		i = 3;
+	while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n'))
+		i++;
+	return (i < len && (body[i] == '[' || body[i] == '{')) ? "json" : "csv";
+}
+
+/* The Content-Type header of a headers object, any case; NULL when absent. */
+static char *
+IngestContentType(Jsonb *headers)
+{
+	JsonbIterator *it;
+	JsonbIteratorToken tok;
+	JsonbValue	v;
+	bool		match = false;
+
+	if (headers == NULL || !JB_ROOT_IS_OBJECT(headers))
+		return NULL;
+	it = JsonbIteratorInit(&headers->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+			match = v.val.string.len == 12 &&
+				pg_strncasecmp(v.val.string.val, "content-type", 12) == 0;
+		else if (tok == WJB_VALUE && match && v.type == jbvString)
+			return pnstrdup(v.val.string.val, v.val.string.len);
+	}
+	return NULL;
+}
+
+/* Is this error the body's fault (answered 422) rather than ours (raised)? */
+static bool
+IngestBodyError(int sqlerrcode)
+{
+	return ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_DATA_EXCEPTION ||
+		sqlerrcode == ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+}
+
+static int64
+IngestNewUpload(int64 reserved_id, const char *source, const char *format, bytea *body,
+				const unsigned char *sha, const char *key_id, inet *client_ip)
+{
+	Oid			types[7] = {INT8OID, TEXTOID, TEXTOID, BYTEAOID, TEXTOID, INETOID, INT8OID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	bytea	   *shab = NULL;
+	bool		isnull;
+
+	values[0] = Int64GetDatum(reserved_id);
+	if (reserved_id <= 0)
+		nulls[0] = 'n';
+	values[1] = CStringGetTextDatum(source);
+	values[2] = CStringGetTextDatum(format);
+	if (sha != NULL)
+	{
+		shab = palloc(VARHDRSZ + EC_SHA256_LEN);
+		SET_VARSIZE(shab, VARHDRSZ + EC_SHA256_LEN);
+		memcpy(VARDATA(shab), sha, EC_SHA256_LEN);
+		values[3] = PointerGetDatum(shab);
+	}
+	else
+		nulls[3] = 'n';
+	if (key_id != NULL && key_id[0] != '\0')
+		values[4] = CStringGetTextDatum(key_id);
+	else
+		nulls[4] = 'n';
+	values[5] = PointerGetDatum(client_ip);
+	if (client_ip == NULL)
+		nulls[5] = 'n';
+	values[6] = Int64GetDatum((int64) VARSIZE_ANY_EXHDR(body));
+	if (SPI_execute_with_args("INSERT INTO ec.ingest_uploads"
+							  " (id, source, format, content_sha256, key_id, client_ip, byte_count)"
+							  " VALUES (COALESCE($1, pg_catalog.nextval('ec.ingest_uploads_id_seq'::pg_catalog.regclass)),"
+							  " $2, $3, $4, $5, $6, $7) RETURNING id",
+							  7, types, values, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "could not record the upload");
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+static void
+IngestFinishUpload(int64 upload_id, int status, const char *reason, Jsonb *answer, double ms)
+{
+	Oid			types[5] = {INT8OID, INT4OID, TEXTOID, JSONBOID, FLOAT8OID};
+	Datum		values[5];
+
+	values[0] = Int64GetDatum(upload_id);
+	values[1] = Int32GetDatum(status);
+	values[2] = CStringGetTextDatum(reason);
+	values[3] = JsonbPGetDatum(answer);
+	values[4] = Float8GetDatum(ms);
+	if (SPI_execute_with_args("UPDATE ec.ingest_uploads SET status = $2, reason = $3, counts = $4,"
+							  " finished_at = pg_catalog.clock_timestamp(), duration_ms = $5"
+							  " WHERE id OPERATOR(pg_catalog.=) $1",
+							  5, types, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not record the upload's answer");
+	if (SPI_execute_with_args("INSERT INTO ec.pipeline_events (event_type, ok, upload_id, duration_ms, detail)"
+							  " VALUES ('upload_received', $2 OPERATOR(pg_catalog.=) 200, $1, $5, $4)",
+							  5, types, values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not record the upload event");
+}
+
+/*
+ * Parse and stage the body in a subtransaction; a body error found on the
+ * way becomes res->reason with nothing staged.
+ */
+static void
+IngestParseAndStage(const char *body, size_t len, const char *format, const IngestProfile *profile,
+					IngestStager *st, IngestParseResult *res)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	Relation	staging = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		if (strcmp(format, "csv") == 0)
+		{
+			staging = table_open(get_relname_relid("leads_staging", get_namespace_oid("ec", false)),
+								 RowExclusiveLock);
+			IngestParseCsv(body, len, profile, staging, st, res);
+			table_close(staging, NoLock);
+		}
+		else
+			IngestParseJson(body, len, profile, st, res);
+		if (res->reason == NULL)
+		{
+			IngestProgressPhase(INGEST_PHASE_STAGING);
+			IngestStagerFinish(st);
+		}
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		if (!ingest_in_parser || !IngestBodyError(edata->sqlerrcode))
+		{
+			ingest_in_parser = false;
+			ReThrowError(edata);
+		}
+		ingest_in_parser = false;
+		memset(res, 0, sizeof(*res));
+		res->reason = strcmp(format, "json") == 0 ? "invalid_json" : "malformed_csv";
+		res->detail = edata->context != NULL
+			? psprintf("%s (%s)", edata->message, edata->context) : pstrdup(edata->message);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * One upload.  verify: check the signature first (ec.ingest_upload);
+ * otherwise the caller vouches for the body (ec.ingest_unsigned).
+ */
+static Jsonb *
+IngestRun(bytea *body, Jsonb *headers, const char *source, inet *client_ip,
+		  const char *content_type, bool verify)
+{
+	TimestampTz t0 = GetCurrentTimestamp();
+	IngestProfile *profile;
+	const char *data;
+	size_t		len;
+	const char *format;
+	unsigned char sha[EC_SHA256_LEN];
+	char		key_id[65] = "";
+	int64		reserved_id = 0;
+	int64		upload_id;
+	IngestStager *st;
+	IngestParseResult res;
+	JsonbParseState *ps = NULL;
+	int			status;
+	const char *reason;
+	Jsonb	   *answer;
+	long		secs;
+	int			usecs;
+	double		ms;
+
+	if (source == NULL)
+		return AnsSimple(400, "unknown_source", "No source profile was named.");
+	if (body == NULL)
+		return AnsSimple(400, "missing_body", NULL);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	profile = IngestLoadProfile(source);
+	if (profile == NULL)
+	{
+		SPI_finish();
+		return AnsSimple(400, "unknown_source",
+						 psprintf("No profile \"%s\" in ec.ingest_profiles.", source));
+	}
+
+	data = VARDATA_ANY(body);
+	len = VARSIZE_ANY_EXHDR(body);
+	if (verify)
+	{
+		/* signature, window, replay guard, rate limit, size (issue #5) */
+		EcRequestVerdict verdict;
+		Jsonb	   *refusal;
+
+		IngestProgressStart(0, INGEST_PHASE_VERIFYING, (int64) len);
+		refusal = EcVerifyRequest(body, headers, client_ip, true, &verdict);
+		if (verdict.status != 200)
+		{
+			pgstat_progress_end_command();
+			SPI_finish();
+			return refusal;
+		}
+		memcpy(sha, verdict.content_sha256, EC_SHA256_LEN);
+		strlcpy(key_id, verdict.key_id, sizeof(key_id));
+		reserved_id = verdict.upload_id;
+	}
+	else if (ec_sha256(data, len, sha) != 0)
+		elog(ERROR, "could not compute SHA-256");
+
+	if (content_type == NULL)
+		content_type = IngestContentType(headers);
+	format = IngestFormat(data, len, content_type);
+	upload_id = IngestNewUpload(reserved_id, source, format, body, sha, key_id, client_ip);
+	IngestProgressStart(upload_id, INGEST_PHASE_PARSING, (int64) len);
+
+	st = IngestStagerBegin(upload_id);
+	IngestParseAndStage(data, len, format, profile, st, &res);
+
+	if (res.reason != NULL)
+	{
+		status = 422;
+		reason = res.reason;
+	}
+	else if (IngestStagerRejected(st) == IngestStagerRows(st))
+	{
+		status = 422;
+		reason = "all_rows_rejected";
+	}
+	else
+	{
+		status = 200;
+		reason = IngestStagerRejected(st) > 0 ? "some_rows_rejected" : "ok";
+	}
+
+	TimestampDifference(t0, GetCurrentTimestamp(), &secs, &usecs);
+	ms = (double) secs * 1000.0 + (double) usecs / 1000.0;
+
+	pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
+	AnsInt(&ps, "status", status);
+	AnsText(&ps, "reason", reason);
+	if (res.detail != NULL)
+		AnsText(&ps, "detail", res.detail);
+	if (res.line > 0)
+		AnsInt(&ps, "line", res.line);
+	AnsInt(&ps, "upload_id", upload_id);
+	AnsText(&ps, "source", source);
+	AnsText(&ps, "format", format);
+	if (res.reason == NULL)
+	{
+		AnsInt(&ps, "received", IngestStagerRows(st));
+		AnsInt(&ps, "valid", IngestStagerRows(st) - IngestStagerRejected(st));
+		AnsInt(&ps, "rejected", IngestStagerRejected(st));
+		AnsKey(&ps, "rejected_rows");
+		IngestStagerPushRejected(st, &ps);
+	}
+	AnsMs(&ps, "duration_ms", ms);
+	answer = JsonbValueToJsonb(pushJsonbValue(&ps, WJB_END_OBJECT, NULL));
+
+	IngestFinishUpload(upload_id, status, reason, answer, ms);
+	pgstat_progress_end_command();
+	SPI_finish();
+	return answer;
+}
+
+PG_FUNCTION_INFO_V1(ec_ingest_upload);
+
+/* ec.ingest_upload(body, headers, source, client_ip): a signed upload */
+Datum
+ec_ingest_upload(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_JSONB_P(IngestRun(PG_ARGISNULL(0) ? NULL : PG_GETARG_BYTEA_PP(0),
+								PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1),
+								PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)),
+								PG_ARGISNULL(3) ? NULL : PG_GETARG_INET_PP(3),
+								NULL, true));
+}
+
+PG_FUNCTION_INFO_V1(ec_ingest_unsigned);
+
+/* ec.ingest_unsigned(body, source, content_type): a body the caller vouches for */
+Datum
+ec_ingest_unsigned(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_JSONB_P(IngestRun(PG_ARGISNULL(0) ? NULL : PG_GETARG_BYTEA_PP(0),
+								NULL,
+								PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)),
+								NULL,
+								PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)),
+								false));
+}
