@@ -21,6 +21,7 @@
 #include "campaign/campaign.h"
 #include "identity/identity.h"
 #include "ingest/ingest.h"
+#include "http/http.h"
 
 PG_MODULE_MAGIC;
 
@@ -124,6 +125,7 @@ _PG_init(void)
 	CampaignInit();
 	IdentityInit();
 	IngestInit();
+	HttpInit();
 
 	MarkGUCPrefixReserved("ec");
 }
