@@ -13,6 +13,9 @@ EXTVERSION = $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*
 MODULE_big = equity_connect
 SRCS = $(sort $(wildcard src/*.c src/*/*.c))
 OBJS = $(SRCS:.c=.o)
+# PGXS tracks no header dependencies (autodepend is off): rebuild every object
+# when any header changes, or a stale object keeps an old struct layout.
+$(OBJS): $(wildcard src/*.h src/*/*.h)
 
 # The install script is built from one piece per concern (schema/NN_name.sql).
 SCHEMA_PIECES = $(sort $(wildcard schema/[0-9]*.sql))
