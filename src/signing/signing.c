@@ -159,22 +159,26 @@ EcFromUnixSeconds(int64 s)
 	return s * USECS_PER_SEC - (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
 }
 
-static void
-EcAnswerKey(EcAnswer *a, const char *key)
+/* The next pair of an answer, its key set. */
+static JsonbValue *
+EcAnswerPair(EcAnswer *a, const char *key)
 {
-	JsonbValue	k;
+	JsonbPair  *p;
 
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	pushJsonbValue(&a->state, WJB_KEY, &k);
+	if (a->npairs >= EC_ANSWER_MAX_PAIRS)
+		elog(ERROR, "too many members in an answer");
+	p = &a->pairs[a->npairs];
+	p->key.type = jbvString;
+	p->key.val.string.val = (char *) key;
+	p->key.val.string.len = strlen(key);
+	p->order = a->npairs++;
+	return &p->value;
 }
 
 void
 EcAnswerBegin(EcAnswer *a, int status, const char *reason)
 {
-	a->state = NULL;
-	pushJsonbValue(&a->state, WJB_BEGIN_OBJECT, NULL);
+	a->npairs = 0;
 	EcAnswerInt(a, "status", status);
 	EcAnswerText(a, "reason", reason);
 }
@@ -182,40 +186,33 @@ EcAnswerBegin(EcAnswer *a, int status, const char *reason)
 void
 EcAnswerText(EcAnswer *a, const char *key, const char *value)
 {
-	JsonbValue	v;
+	JsonbValue *v;
 
 	if (value == NULL)
 	{
 		EcAnswerNull(a, key);
 		return;
 	}
-	EcAnswerKey(a, key);
-	/* the builder keeps the pointer until EcAnswerEnd: copy */
-	v.type = jbvString;
-	v.val.string.len = strlen(value);
-	v.val.string.val = pnstrdup(value, v.val.string.len);
-	pushJsonbValue(&a->state, WJB_VALUE, &v);
+	v = EcAnswerPair(a, key);
+	/* the value must outlive the caller's buffer: copy */
+	v->type = jbvString;
+	v->val.string.len = strlen(value);
+	v->val.string.val = pnstrdup(value, v->val.string.len);
 }
 
 void
 EcAnswerInt(EcAnswer *a, const char *key, int64 value)
 {
-	JsonbValue	v;
+	JsonbValue *v = EcAnswerPair(a, key);
 
-	EcAnswerKey(a, key);
-	v.type = jbvNumeric;
-	v.val.numeric = int64_to_numeric(value);
-	pushJsonbValue(&a->state, WJB_VALUE, &v);
+	v->type = jbvNumeric;
+	v->val.numeric = int64_to_numeric(value);
 }
 
 void
 EcAnswerNull(EcAnswer *a, const char *key)
 {
-	JsonbValue	v;
-
-	EcAnswerKey(a, key);
-	v.type = jbvNull;
-	pushJsonbValue(&a->state, WJB_VALUE, &v);
+	EcAnswerPair(a, key)->type = jbvNull;
 }
 
 void
@@ -229,12 +226,41 @@ EcAnswerTimestamp(EcAnswer *a, const char *key, TimestampTz value)
 	EcAnswerText(a, key, buf);
 }
 
+/* jsonb's order of object keys: shorter first, then bytewise. */
+static int
+EcKeyCompare(const JsonbValue *a, const JsonbValue *b)
+{
+	if (a->val.string.len != b->val.string.len)
+		return a->val.string.len < b->val.string.len ? -1 : 1;
+	return memcmp(a->val.string.val, b->val.string.val, a->val.string.len);
+}
+
 Jsonb *
 EcAnswerEnd(EcAnswer *a)
 {
-	JsonbValue *res = pushJsonbValue(&a->state, WJB_END_OBJECT, NULL);
+	JsonbValue	obj;
+	int			i;
 
-	return JsonbValueToJsonb(res);
+	/* insertion sort: a dozen pairs at most, keys distinct */
+	for (i = 1; i < a->npairs; i++)
+	{
+		JsonbPair	p = a->pairs[i];
+		int			j = i - 1;
+
+		while (j >= 0 && EcKeyCompare(&a->pairs[j].key, &p.key) > 0)
+		{
+			a->pairs[j + 1] = a->pairs[j];
+			j--;
+		}
+		a->pairs[j + 1] = p;
+	}
+	for (i = 1; i < a->npairs; i++)
+		Assert(EcKeyCompare(&a->pairs[i - 1].key, &a->pairs[i].key) < 0);
+
+	obj.type = jbvObject;
+	obj.val.object.nPairs = a->npairs;
+	obj.val.object.pairs = a->pairs;
+	return JsonbValueToJsonb(&obj);
 }
 
 uint64

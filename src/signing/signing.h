@@ -45,10 +45,17 @@ extern void EcBecomeOwner(EcOwnerScope *scope);
 extern void EcForgetOwner(void);
 extern void EcRestoreUser(const EcOwnerScope *scope);
 
-/* Building a jsonb answer {status, reason, ...} (signing.c). */
+/*
+ * Building a jsonb answer {status, reason, ...} (signing.c): the pairs are
+ * collected, sorted once in jsonb's key order and converted, which costs
+ * less than pushJsonbValue's general path (these answers are on every call).
+ */
+#define EC_ANSWER_MAX_PAIRS 12
+
 typedef struct EcAnswer
 {
-	JsonbParseState *state;
+	int			npairs;
+	JsonbPair	pairs[EC_ANSWER_MAX_PAIRS];
 } EcAnswer;
 
 extern void EcAnswerBegin(EcAnswer *a, int status, const char *reason);
