@@ -43,8 +43,11 @@
 #include "miscadmin.h"
 #include "portability/instr_time.h"
 #include "utils/array.h"
+#include "utils/fmgroids.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/guc.h"
+#include "utils/plancache.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -131,6 +134,7 @@ static const struct
 typedef struct LeadRow
 {
 	int64		id;
+	TransactionId xmin;			/* the version read (0 when not read) */
 	Datum		v[NCOLS];
 	bool		null[NCOLS];
 } LeadRow;
@@ -185,10 +189,10 @@ typedef struct Batch
 } Batch;
 
 static SPIPlanPtr LookupPlan = NULL;
-static SPIPlanPtr LockPlan = NULL;
 static SPIPlanPtr InsertPlan = NULL;
 static SPIPlanPtr UpdatePlan = NULL;
 static SPIPlanPtr EventPlan = NULL;
+static SPIPlanPtr EventOnePlan = NULL;
 static SPIPlanPtr DlqPlan = NULL;
 static SPIPlanPtr BrokerPlan = NULL;
 static SPIPlanPtr StagedPlan = NULL;
@@ -204,13 +208,35 @@ static SPIPlanPtr StagedDonePlan = NULL;
 static SPIPlanPtr
 Prepare(const char *sql, int nargs, Oid *types)
 {
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+	/*
+	 * A generic plan: every lookup is an index probe whatever the values, and
+	 * custom plans would be planned again on every call.
+	 */
+	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, types, CURSOR_OPT_GENERIC_PLAN);
 
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
 			 SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "SPI_keepplan failed");
+
+	/*
+	 * Build the generic plan now, with sequential scans off: on a new, still
+	 * empty ec.leads a plan built from its statistics would scan the table
+	 * for every lead of a first bulk load.  ANALYZE invalidates and replans
+	 * it from real statistics later.
+	 */
+	{
+		int			level = NewGUCNestLevel();
+		CachedPlan *cplan;
+
+		(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		cplan = SPI_plan_get_cached_plan(plan);
+		if (cplan)
+			ReleaseCachedPlan(cplan, CurrentResourceOwner);
+		AtEOXact_GUC(true, level);
+	}
 	return plan;
 }
 
@@ -230,7 +256,7 @@ static void
 PreparePlans(void)
 {
 	StringInfoData sql;
-	Oid			types[NCOLS + 1];
+	Oid			types[NCOLS + 2];
 	int			i;
 
 	if (StagedDonePlan != NULL)
@@ -242,23 +268,13 @@ PreparePlans(void)
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "SELECT ");
 	AppendSelectList(&sql);
-	appendStringInfoString(&sql, " FROM ec.leads WHERE mak OPERATOR(pg_catalog.=) $1"
+	appendStringInfoString(&sql, ", xmin FROM ec.leads WHERE mak OPERATOR(pg_catalog.=) $1"
 						   " OR apn_key OPERATOR(pg_catalog.=) $2"
 						   " OR addr_hash OPERATOR(pg_catalog.=) $3");
 	{
 		Oid			lt[3] = {TEXTOID, TEXTOID, BYTEAOID};
 
 		LookupPlan = Prepare(sql.data, 3, lt);
-	}
-
-	resetStringInfo(&sql);
-	appendStringInfoString(&sql, "SELECT ");
-	AppendSelectList(&sql);
-	appendStringInfoString(&sql, " FROM ec.leads WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE");
-	{
-		Oid			lt[1] = {INT8OID};
-
-		LockPlan = Prepare(sql.data, 1, lt);
 	}
 
 	resetStringInfo(&sql);
@@ -277,8 +293,10 @@ PreparePlans(void)
 	for (i = 0; i < NCOLS; i++)
 		appendStringInfo(&sql, i == C_STATUS ? "%s%s = $%d::ec.campaign_status" : "%s%s = $%d",
 						 i ? ", " : "", Cols[i].name, i + 1);
-	appendStringInfo(&sql, " WHERE id OPERATOR(pg_catalog.=) $%d", NCOLS + 1);
-	UpdatePlan = Prepare(sql.data, NCOLS + 1, types);
+	appendStringInfo(&sql, " WHERE id OPERATOR(pg_catalog.=) $%d AND xmin OPERATOR(pg_catalog.=) $%d",
+					 NCOLS + 1, NCOLS + 2);
+	types[NCOLS + 1] = XIDOID;
+	UpdatePlan = Prepare(sql.data, NCOLS + 2, types);
 
 	{
 		Oid			et[6] = {TEXTARRAYOID, BOOLARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
@@ -289,6 +307,13 @@ PreparePlans(void)
 							" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
 							" pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6)) AS u(t, o, l, b, d, x)",
 							6, et);
+	}
+	{
+		Oid			et[6] = {TEXTOID, BOOLOID, INT8OID, INT8OID, FLOAT8OID, TEXTOID};
+
+		EventOnePlan = Prepare("INSERT INTO ec.pipeline_events (event_type, ok, lead_id, broker_id, duration_ms, detail)"
+							   " VALUES ($1, $2, $3, $4, $5::pg_catalog.numeric(12, 3), $6::pg_catalog.jsonb)",
+							   6, et);
 	}
 	{
 		Oid			dt[3] = {INT8OID, JSONBOID, TEXTOID};
@@ -1299,6 +1324,8 @@ RowFromTuple(HeapTuple tup, TupleDesc desc, LeadRow *r)
 	int			i;
 
 	r->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	r->xmin = desc->natts > NCOLS + 1 ?
+		DatumGetTransactionId(SPI_getbinval(tup, desc, NCOLS + 2, &isnull)) : InvalidTransactionId;
 	for (i = 0; i < NCOLS; i++)
 	{
 		Datum		v = SPI_getbinval(tup, desc, i + 2, &r->null[i]);
@@ -1340,18 +1367,27 @@ InsertLead(const LeadRow *r)
 	return id;
 }
 
-static void
+/*
+ * UPDATE the version of the lead that was read; false when another session
+ * changed it meanwhile (the caller reads it again).
+ */
+static bool
 UpdateLead(const LeadRow *r)
 {
-	Datum		args[NCOLS + 1];
-	char		nulls[NCOLS + 2];
+	Datum		args[NCOLS + 2];
+	char		nulls[NCOLS + 3];
 	int			rc;
 
 	memcpy(args, r->v, sizeof(Datum) * NCOLS);
 	args[NCOLS] = Int64GetDatum(r->id);
-	rc = SPI_execute_plan(UpdatePlan, args, Nulls(r, nulls), false, 1);
+	args[NCOLS + 1] = TransactionIdGetDatum(r->xmin);
+	Nulls(r, nulls);
+	nulls[NCOLS + 1] = ' ';
+	nulls[NCOLS + 2] = '\0';
+	rc = SPI_execute_plan(UpdatePlan, args, nulls, false, 1);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	return SPI_processed == 1;
 }
 
 /* an update that fills in a key, in a subtransaction; false on a unique violation */
@@ -1366,7 +1402,7 @@ UpdateLeadGuarded(const LeadRow *r)
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		UpdateLead(r);
+		ok = UpdateLead(r);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
@@ -1511,28 +1547,10 @@ UpsertOne(LeadIn *in, LeadOut *out)
 			continue;			/* cannot happen: each row matched a key */
 		out->matched_on = by_mak ? "mak" : by_apn ? "apn" : "addr_hash";
 
-		/* lock the lead and merge into its current version */
-		{
-			Datum		id = Int64GetDatum(a->id);
-			LeadRow		locked;
-
-			rc = SPI_execute_plan(LockPlan, &id, NULL, false, 1);
-			if (rc != SPI_OK_SELECT)
-				elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-			if (SPI_processed == 0)
-			{
-				SPI_freetuptable(SPI_tuptable);
-				continue;		/* deleted meanwhile */
-			}
-			RowFromTuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, &locked);
-			SPI_freetuptable(SPI_tuptable);
-			if ((by_mak == a && !KeyEquals(&locked, C_MAK, in)) ||
-				(by_mak == NULL && by_apn == a && !KeyEquals(&locked, C_APN_KEY, in)) ||
-				(by_mak == NULL && by_apn == NULL && !KeyEquals(&locked, C_ADDR_HASH, in)))
-				continue;		/* its key changed meanwhile */
-			*a = locked;
-		}
-
+		/*
+		 * Merge into the version read; the UPDATE applies only to that
+		 * version, so a concurrent change sends the lead round again.
+		 */
 		changed = Merge(a, in,
 						by_apn != NULL && by_apn->id != a->id,
 						by_hash != NULL && by_hash->id != a->id,
@@ -1540,13 +1558,9 @@ UpsertOne(LeadIn *in, LeadOut *out)
 						&merged, &fills_key, &queued);
 		if (changed)
 		{
-			if (fills_key)
-			{
-				if (!UpdateLeadGuarded(&merged))
-					continue;	/* a racing session took the key */
-			}
-			else
-				UpdateLead(&merged);
+			merged.xmin = a->xmin;
+			if (!(fills_key ? UpdateLeadGuarded(&merged) : UpdateLead(&merged)))
+				continue;		/* changed meanwhile, or a racing session took the key */
 		}
 
 		out->lead_id = a->id;
@@ -1589,6 +1603,464 @@ UpsertOne(LeadIn *in, LeadOut *out)
 
 	out->action = "rejected";
 	out->reason = "too_many_concurrent_changes";
+}
+
+/* ---------------------------------------------------------------------
+ * The set-based path: a batch of leads in a few statements
+ *
+ * For up to BATCH_MAX leads: one lookup of every key (= ANY), the cascade
+ * and the merges in memory (leads of the batch that name the same property
+ * merge into one state), one INSERT ... ON CONFLICT DO NOTHING of the new
+ * leads and one UPDATE of the changed ones.  The UPDATE only touches the
+ * row version that was read (xmin), runs in a subtransaction, and every
+ * lead whose write did not happen (a racing session, a key taken meanwhile)
+ * or that names two different leads (a conflict to record) goes through
+ * the one-lead path afterwards, which handles all of that.
+ * --------------------------------------------------------------------- */
+
+typedef struct BState
+{
+	LeadRow		row;			/* current values, merged */
+	TransactionId xmin;			/* version read (existing leads) */
+	bool		exists;			/* in ec.leads before the batch */
+	bool		dirty;			/* changed: needs its UPDATE */
+	bool		lost;			/* its write did not happen */
+} BState;
+
+typedef struct BLead
+{
+	LeadIn		in;
+	LeadOut		out;
+	BState	   *state;			/* NULL: rejected, or redone one by one */
+	bool		redo;
+} BLead;
+
+typedef struct BKey
+{
+	char		key[EC_APN_KEY_MAX + 3];	/* kind letter + value (hash: hex) */
+	BState	   *state;
+} BKey;
+
+static SPIPlanPtr BatchLookupPlan = NULL;
+static SPIPlanPtr BatchInsertPlan = NULL;
+static SPIPlanPtr BatchUpdatePlan = NULL;
+
+static void
+PrepareBatchPlans(void)
+{
+	StringInfoData sql;
+	Oid			types[NCOLS + 2];
+	int			i;
+
+	if (BatchUpdatePlan != NULL)
+		return;
+	initStringInfo(&sql);
+
+	appendStringInfoString(&sql, "SELECT xmin, ");
+	AppendSelectList(&sql);
+	appendStringInfoString(&sql, " FROM ec.leads WHERE mak OPERATOR(pg_catalog.=) ANY ($1)"
+						   " OR apn_key OPERATOR(pg_catalog.=) ANY ($2)"
+						   " OR addr_hash OPERATOR(pg_catalog.=) ANY ($3)");
+	types[0] = TEXTARRAYOID;
+	types[1] = TEXTARRAYOID;
+	types[2] = BYTEAARRAYOID;
+	BatchLookupPlan = Prepare(sql.data, 3, types);
+
+	/* arrays of column values; text[] columns travel as their text form */
+	for (i = 0; i < NCOLS; i++)
+		types[i] = Cols[i].type == TEXTARRAYOID ? TEXTARRAYOID : get_array_type(Cols[i].type);
+	resetStringInfo(&sql);
+	appendStringInfoString(&sql, "INSERT INTO ec.leads (");
+	for (i = 0; i < NCOLS; i++)
+		appendStringInfo(&sql, "%s%s", i ? ", " : "", Cols[i].name);
+	appendStringInfoString(&sql, ") SELECT ");
+	for (i = 0; i < NCOLS; i++)
+		appendStringInfo(&sql, "%su.c%d%s", i ? ", " : "", i,
+						 Cols[i].type == TEXTARRAYOID ? "::pg_catalog.text[]" :
+						 i == C_STATUS ? "::ec.campaign_status" : "");
+	appendStringInfoString(&sql, " FROM ROWS FROM (");
+	for (i = 0; i < NCOLS; i++)
+		appendStringInfo(&sql, "%spg_catalog.unnest($%d)", i ? ", " : "", i + 1);
+	appendStringInfoString(&sql, ") AS u(");
+	for (i = 0; i < NCOLS; i++)
+		appendStringInfo(&sql, "%sc%d", i ? ", " : "", i);
+	appendStringInfoString(&sql, ") ON CONFLICT DO NOTHING RETURNING id, mak, apn_key, addr_hash");
+	BatchInsertPlan = Prepare(sql.data, NCOLS, types);
+
+	types[NCOLS] = INT8ARRAYOID;
+	types[NCOLS + 1] = XIDARRAYOID;
+	resetStringInfo(&sql);
+	appendStringInfoString(&sql, "UPDATE ec.leads l SET ");
+	for (i = 0; i < NCOLS; i++)
+		appendStringInfo(&sql, "%s%s = u.c%d%s", i ? ", " : "", Cols[i].name, i,
+						 Cols[i].type == TEXTARRAYOID ? "::pg_catalog.text[]" :
+						 i == C_STATUS ? "::ec.campaign_status" : "");
+	appendStringInfoString(&sql, " FROM ROWS FROM (");
+	for (i = 0; i < NCOLS + 2; i++)
+		appendStringInfo(&sql, "%spg_catalog.unnest($%d)", i ? ", " : "", i + 1);
+	appendStringInfoString(&sql, ") AS u(");
+	for (i = 0; i < NCOLS; i++)
+		appendStringInfo(&sql, "c%d, ", i);
+	appendStringInfoString(&sql, "id, xmin_) WHERE l.id OPERATOR(pg_catalog.=) u.id"
+						   " AND l.xmin OPERATOR(pg_catalog.=) u.xmin_ RETURNING l.id");
+	BatchUpdatePlan = Prepare(sql.data, NCOLS + 2, types);
+	pfree(sql.data);
+}
+
+static void
+KeyString(char *buf, char kind, LeadCol c, const LeadRow *r)
+{
+	buf[0] = kind;
+	if (c == C_ADDR_HASH)
+	{
+		bytea	   *h = DatumGetByteaPP(r->v[c]);
+
+		hex_encode(VARDATA_ANY(h), Min(VARSIZE_ANY_EXHDR(h), 32), buf + 1);
+		buf[1 + 2 * Min(VARSIZE_ANY_EXHDR(h), 32)] = '\0';
+	}
+	else
+		strlcpy(buf + 1, TextDatumGetCString(r->v[c]), EC_APN_KEY_MAX + 2);
+}
+
+static BState *
+KeyFind(HTAB *keys, char kind, LeadCol c, const LeadRow *r)
+{
+	char		k[EC_APN_KEY_MAX + 3];
+	BKey	   *e;
+
+	if (r->null[c])
+		return NULL;
+	memset(k, 0, sizeof(k));
+	KeyString(k, kind, c, r);
+	e = hash_search(keys, k, HASH_FIND, NULL);
+	return e ? e->state : NULL;
+}
+
+static void
+KeyAdd(HTAB *keys, char kind, LeadCol c, BState *st)
+{
+	char		k[EC_APN_KEY_MAX + 3];
+	BKey	   *e;
+	bool		found;
+
+	if (st->row.null[c])
+		return;
+	memset(k, 0, sizeof(k));
+	KeyString(k, kind, c, &st->row);
+	e = hash_search(keys, k, HASH_ENTER, &found);
+	if (!found)
+		e->state = st;
+}
+
+static void
+KeysAdd(HTAB *keys, BState *st)
+{
+	KeyAdd(keys, 'm', C_MAK, st);
+	KeyAdd(keys, 'a', C_APN_KEY, st);
+	KeyAdd(keys, 'h', C_ADDR_HASH, st);
+}
+
+/* the values of one column over n states, as an array parameter */
+static Datum
+ColumnArray(BState **states, int n, LeadCol c)
+{
+	Datum	   *vals = palloc(sizeof(Datum) * Max(n, 1));
+	bool	   *nulls = palloc(sizeof(bool) * Max(n, 1));
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	Oid			elem = Cols[c].type == TEXTARRAYOID ? TEXTOID : Cols[c].type;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			i;
+
+	get_typlenbyvalalign(elem, &typlen, &typbyval, &typalign);
+	for (i = 0; i < n; i++)
+	{
+		nulls[i] = states[i]->row.null[c];
+		vals[i] = states[i]->row.v[c];
+		if (!nulls[i] && Cols[c].type == TEXTARRAYOID)
+		{
+			static FmgrInfo array_out_info;
+
+			if (array_out_info.fn_oid == InvalidOid)
+				fmgr_info_cxt(F_ARRAY_OUT, &array_out_info, TopMemoryContext);
+			vals[i] = CStringGetTextDatum(OutputFunctionCall(&array_out_info, vals[i]));
+		}
+	}
+	return PointerGetDatum(construct_md_array(vals, nulls, 1, dims, lbs, elem, typlen, typbyval, typalign));
+}
+
+static Datum
+KeyArray(BLead *leads, int n, LeadCol c)
+{
+	Datum	   *vals = palloc(sizeof(Datum) * Max(n, 1));
+	int			i,
+				m = 0;
+
+	for (i = 0; i < n; i++)
+		if (leads[i].in.reject == NULL && !leads[i].in.row.null[c])
+			vals[m++] = leads[i].in.row.v[c];
+	if (m == 0)
+		return PointerGetDatum(construct_empty_array(Cols[c].type));
+	return PointerGetDatum(construct_array(vals, m, Cols[c].type, -1, false, TYPALIGN_INT));
+}
+
+/* the batch INSERT; states that a racing session beat are marked lost */
+static void
+BatchInsert(BState **states, int n, HTAB *keys)
+{
+	Datum		args[NCOLS];
+	int			i,
+				rc;
+	uint64		j;
+
+	if (n == 0)
+		return;
+	for (i = 0; i < NCOLS; i++)
+		args[i] = ColumnArray(states, n, i);
+	for (i = 0; i < n; i++)
+		states[i]->lost = true;
+	rc = SPI_execute_plan(BatchInsertPlan, args, NULL, false, 0);
+	if (rc != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	for (j = 0; j < SPI_processed; j++)
+	{
+		LeadRow		r;
+		bool		isnull;
+		BState	   *st;
+
+		r.id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 1, &isnull));
+		r.v[C_MAK] = SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 2, &r.null[C_MAK]);
+		r.v[C_APN_KEY] = SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 3, &r.null[C_APN_KEY]);
+		r.v[C_ADDR_HASH] = SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 4, &r.null[C_ADDR_HASH]);
+		st = KeyFind(keys, 'h', C_ADDR_HASH, &r);
+		if (st == NULL)
+			st = KeyFind(keys, 'm', C_MAK, &r);
+		if (st == NULL)
+			st = KeyFind(keys, 'a', C_APN_KEY, &r);
+		if (st == NULL)
+			elog(ERROR, "inserted lead " INT64_FORMAT " matches no lead of the batch", r.id);
+		st->row.id = r.id;
+		st->lost = false;
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/* the batch UPDATE, in a subtransaction: a key taken meanwhile loses the batch */
+static void
+BatchUpdate(BState **states, int n)
+{
+	Datum		args[NCOLS + 2];
+	Datum	   *ids,
+			   *xmins;
+	int			i;
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+
+	if (n == 0)
+		return;
+	for (i = 0; i < NCOLS; i++)
+		args[i] = ColumnArray(states, n, i);
+	ids = palloc(sizeof(Datum) * n);
+	xmins = palloc(sizeof(Datum) * n);
+	for (i = 0; i < n; i++)
+	{
+		ids[i] = Int64GetDatum(states[i]->row.id);
+		xmins[i] = TransactionIdGetDatum(states[i]->xmin);
+		states[i]->lost = true;
+	}
+	args[NCOLS] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[NCOLS + 1] = PointerGetDatum(construct_array(xmins, n, XIDOID, 4, true, TYPALIGN_INT));
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		int			rc = SPI_execute_plan(BatchUpdatePlan, args, NULL, false, 0);
+		uint64		j;
+
+		if (rc != SPI_OK_UPDATE_RETURNING)
+			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+		for (j = 0; j < SPI_processed; j++)
+		{
+			bool		isnull;
+			int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 1, &isnull));
+
+			/* states are few per batch; find the one updated */
+			for (i = 0; i < n; i++)
+				if (states[i]->row.id == id)
+					states[i]->lost = false;
+		}
+		SPI_freetuptable(SPI_tuptable);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		for (i = 0; i < n; i++)
+			states[i]->lost = true;
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Upsert n parsed leads.  Fills each lead's out; leads that had to go the
+ * one-lead way were processed by UpsertOne.
+ */
+static void
+UpsertBatch(BLead *leads, int n)
+{
+	HASHCTL		ctl;
+	HTAB	   *keys;
+	Datum		args[3];
+	int			i,
+				rc;
+	uint64		j;
+	BState	  **news,
+			  **dirty;
+	int			nnew = 0,
+				ndirty = 0;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = EC_APN_KEY_MAX + 3;
+	ctl.entrysize = sizeof(BKey);
+	ctl.hcxt = CurrentMemoryContext;
+	keys = hash_create("ec upsert batch keys", n * 3 + 16, &ctl,
+					   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	news = palloc(sizeof(BState *) * Max(n, 1));
+	dirty = palloc(sizeof(BState *) * (Max(n, 1) * 3));
+
+	/* 1. every key of the batch, in one statement */
+	args[0] = KeyArray(leads, n, C_MAK);
+	args[1] = KeyArray(leads, n, C_APN_KEY);
+	args[2] = KeyArray(leads, n, C_ADDR_HASH);
+	rc = SPI_execute_plan(BatchLookupPlan, args, NULL, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	for (j = 0; j < SPI_processed; j++)
+	{
+		BState	   *st = palloc0(sizeof(BState));
+		HeapTuple	tup = SPI_tuptable->vals[j];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int			c;
+
+		st->xmin = DatumGetTransactionId(SPI_getbinval(tup, desc, 1, &isnull));
+		st->row.id = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		for (c = 0; c < NCOLS; c++)
+		{
+			Datum		v = SPI_getbinval(tup, desc, c + 3, &st->row.null[c]);
+			Form_pg_attribute att = TupleDescAttr(desc, c + 2);
+
+			st->row.v[c] = st->row.null[c] ? (Datum) 0 : datumCopy(v, att->attbyval, att->attlen);
+		}
+		st->exists = true;
+		KeysAdd(keys, st);
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	/* 2. the cascade and the merges, in memory */
+	for (i = 0; i < n; i++)
+	{
+		BLead	   *l = &leads[i];
+		BState	   *by_mak,
+				   *by_apn,
+				   *by_hash,
+				   *a;
+		LeadRow		merged;
+		bool		fills_key,
+					queued,
+					changed;
+
+		memset(&l->out, 0, sizeof(l->out));
+		l->out.warnings = l->in.warnings;
+		if (l->in.reject)
+		{
+			l->out.action = "rejected";
+			l->out.reason = l->in.reject;
+			continue;
+		}
+		by_mak = KeyFind(keys, 'm', C_MAK, &l->in.row);
+		by_apn = KeyFind(keys, 'a', C_APN_KEY, &l->in.row);
+		by_hash = KeyFind(keys, 'h', C_ADDR_HASH, &l->in.row);
+		a = by_mak ? by_mak : by_apn ? by_apn : by_hash;
+
+		if (a == NULL)
+		{
+			BState	   *st = palloc0(sizeof(BState));
+
+			NewRow(&l->in, &st->row);
+			news[nnew++] = st;
+			KeysAdd(keys, st);
+			l->state = st;
+			l->out.action = "inserted";
+			l->out.status = TextOf(&st->row, C_STATUS);
+			l->out.queued = strcmp(l->out.status, "queued") == 0;
+			continue;
+		}
+
+		/* two leads named, or a key of the lead differs: the careful way */
+		if ((by_apn && by_apn != a) || (by_hash && by_hash != a) ||
+			(!l->in.row.null[C_MAK] && !a->row.null[C_MAK] && !KeyEquals(&a->row, C_MAK, &l->in)) ||
+			(!l->in.row.null[C_APN_KEY] && !a->row.null[C_APN_KEY] && !KeyEquals(&a->row, C_APN_KEY, &l->in)))
+		{
+			l->redo = true;
+			continue;
+		}
+
+		l->out.matched_on = by_mak ? "mak" : by_apn ? "apn" : "addr_hash";
+		changed = Merge(&a->row, &l->in, false, false, false, &merged, &fills_key, &queued);
+		l->state = a;
+		l->out.queued = queued;
+		if (changed)
+		{
+			a->row = merged;
+			KeysAdd(keys, a);
+			if (a->exists && !a->dirty)
+			{
+				a->dirty = true;
+				dirty[ndirty++] = a;
+			}
+			l->out.action = "merged";
+		}
+		else
+			l->out.action = "unchanged";
+		l->out.status = TextOf(&a->row, C_STATUS);
+	}
+
+	/* 3. the writes */
+	BatchInsert(news, nnew, keys);
+	BatchUpdate(dirty, ndirty);
+
+	/* 4. answers; what could not be written goes the one-lead way */
+	for (i = 0; i < n; i++)
+	{
+		BLead	   *l = &leads[i];
+
+		if (l->in.reject)
+			continue;
+		if (l->redo || l->state == NULL || l->state->lost)
+		{
+			UpsertOne(&l->in, &l->out);
+			continue;
+		}
+		l->out.lead_id = l->state->row.id;
+		if (!l->state->row.null[C_BROKER])
+			l->out.broker_id = DatumGetInt64(l->state->row.v[C_BROKER]);
+	}
 }
 
 /* ---------------------------------------------------------------------
@@ -1640,6 +2112,25 @@ BatchFlush(Batch *b)
 
 	if (b->n == 0)
 		return;
+	if (b->n == 1)
+	{
+		char		nulls[7] = "      ";
+
+		args[0] = b->type[0];
+		args[1] = BoolGetDatum(b->ok[0]);
+		args[2] = b->lead[0];
+		args[3] = b->broker[0];
+		args[4] = b->ms[0];
+		args[5] = b->detail[0];
+		nulls[2] = b->lead_null[0] ? 'n' : ' ';
+		nulls[3] = b->broker_null[0] ? 'n' : ' ';
+		rc = SPI_execute_plan(EventOnePlan, args, nulls, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+		b->n = 0;
+		MemoryContextReset(b->cxt);
+		return;
+	}
 	old = MemoryContextSwitchTo(b->cxt);
 	dims[0] = b->n;
 	args[0] = PointerGetDatum(construct_array(b->type, b->n, TEXTOID, -1, false, TYPALIGN_INT));
@@ -1730,10 +2221,26 @@ typedef struct Counts
 				conflicts;
 } Counts;
 
+static void
+CountOne(Counts *counts, const LeadOut *out)
+{
+	counts->total++;
+	if (strcmp(out->action, "inserted") == 0)
+		counts->inserted++;
+	else if (strcmp(out->action, "merged") == 0)
+		counts->merged++;
+	else if (strcmp(out->action, "unchanged") == 0)
+		counts->unchanged++;
+	else
+		counts->rejected++;
+	if (out->conflict)
+		counts->conflicts++;
+}
+
 /* parse, upsert and log one lead; the answer is appended to results */
 static void
 ProcessOne(Jsonb *lead, const char *source, Batch *events, Counts *counts,
-		   StringInfo results, LeadOut *out_copy)
+		   StringInfo results)
 {
 	LeadIn		in;
 	LeadOut		out;
@@ -1746,26 +2253,100 @@ ProcessOne(Jsonb *lead, const char *source, Batch *events, Counts *counts,
 	INSTR_TIME_SET_CURRENT(dur);
 	INSTR_TIME_SUBTRACT(dur, start);
 	AddEvents(events, &in, &out, INSTR_TIME_GET_MILLISEC(dur));
-
-	counts->total++;
-	if (strcmp(out.action, "inserted") == 0)
-		counts->inserted++;
-	else if (strcmp(out.action, "merged") == 0)
-		counts->merged++;
-	else if (strcmp(out.action, "unchanged") == 0)
-		counts->unchanged++;
-	else
-		counts->rejected++;
-	if (out.conflict)
-		counts->conflicts++;
+	CountOne(counts, &out);
 	if (results)
-	{
-		if (counts->total > 1)
-			appendStringInfoString(results, ", ");
 		AppendResult(results, &out);
+}
+
+/* staging rows done, written back in batches */
+typedef struct StagedDone StagedDone;
+static void StagedAdd(StagedDone *sd, int64 staging_id, const LeadOut *out);
+
+/* leads gathered for one UpsertBatch */
+typedef struct BatchRun
+{
+	const char *source;
+	BLead	   *leads;
+	int64	   *staging_ids;
+	int			n;
+	MemoryContext cxt;
+	instr_time	start;
+	Batch	   *events;
+	Counts	   *counts;
+	StringInfo	results;		/* per-lead answers, or NULL */
+	StagedDone *done;			/* staging rows to mark, or NULL */
+} BatchRun;
+
+static void
+BatchRunInit(BatchRun *br, const char *source, Batch *events, Counts *counts,
+			 StringInfo results, StagedDone *done)
+{
+	memset(br, 0, sizeof(*br));
+	br->source = source;
+	br->leads = palloc0(sizeof(BLead) * BATCH_MAX);
+	br->staging_ids = palloc0(sizeof(int64) * BATCH_MAX);
+	br->cxt = AllocSetContextCreate(CurrentMemoryContext, "ec upsert batch leads",
+									ALLOCSET_DEFAULT_SIZES);
+	br->events = events;
+	br->counts = counts;
+	br->results = results;
+	br->done = done;
+	PrepareBatchPlans();
+}
+
+static void
+BatchRunFlush(BatchRun *br)
+{
+	MemoryContext old;
+	instr_time	dur;
+	double		ms;
+	int			i;
+
+	if (br->n == 0)
+		return;
+	old = MemoryContextSwitchTo(br->cxt);
+	UpsertBatch(br->leads, br->n);
+	INSTR_TIME_SET_CURRENT(dur);
+	INSTR_TIME_SUBTRACT(dur, br->start);
+	/* a lead's share of its batch */
+	ms = INSTR_TIME_GET_MILLISEC(dur) / br->n;
+	for (i = 0; i < br->n; i++)
+	{
+		BLead	   *l = &br->leads[i];
+
+		AddEvents(br->events, &l->in, &l->out, ms);
+		CountOne(br->counts, &l->out);
+		if (br->results)
+		{
+			if (br->counts->total > 1)
+				appendStringInfoString(br->results, ", ");
+			AppendResult(br->results, &l->out);
+		}
+		if (br->done)
+			StagedAdd(br->done, br->staging_ids[i], &l->out);
 	}
-	if (out_copy)
-		*out_copy = out;
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(br->cxt);
+	memset(br->leads, 0, sizeof(BLead) * BATCH_MAX);
+	br->n = 0;
+}
+
+/* add one lead (copied) to the batch */
+static void
+BatchRunAdd(BatchRun *br, Jsonb *lead, int64 staging_id)
+{
+	MemoryContext old = MemoryContextSwitchTo(br->cxt);
+	Jsonb	   *copy = (Jsonb *) palloc(VARSIZE(lead));
+
+	memcpy(copy, lead, VARSIZE(lead));
+	if (br->n == 0)
+		INSTR_TIME_SET_CURRENT(br->start);
+	ParseLead(copy, br->source, &br->leads[br->n].in);
+	br->staging_ids[br->n] = staging_id;
+	br->n++;
+	MemoryContextSwitchTo(old);
+	if (br->n == BATCH_MAX)
+		BatchRunFlush(br);
 }
 
 static const char *
@@ -1831,7 +2412,7 @@ ec_upsert_lead(PG_FUNCTION_ARGS)
 	events = palloc(sizeof(Batch));
 	BatchInit(events);
 	initStringInfo(&result);
-	ProcessOne(lead, source, events, &counts, &result, NULL);
+	ProcessOne(lead, source, events, &counts, &result);
 	BatchFlush(events);
 
 	MemoryContextSwitchTo(caller);
@@ -1862,7 +2443,7 @@ ec_upsert_leads(PG_FUNCTION_ARGS)
 	Counts		counts = {0};
 	StringInfoData results,
 				answer;
-	MemoryContext rowcxt;
+	BatchRun	br;
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken r;
@@ -1880,27 +2461,22 @@ ec_upsert_leads(PG_FUNCTION_ARGS)
 	events = palloc(sizeof(Batch));
 	BatchInit(events);
 	initStringInfo(&results);
-	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "ec upsert row",
-								   ALLOCSET_DEFAULT_SIZES);
+	BatchRunInit(&br, source, events, &counts, &results, NULL);
 	it = JsonbIteratorInit(&leads->root);
 	while ((r = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
 		MemoryContext old;
-		StringInfoData one;
-		Counts		before = counts;
+		Jsonb	   *one;
 
 		if (r != WJB_ELEM)
 			continue;
 		CHECK_FOR_INTERRUPTS();
-		old = MemoryContextSwitchTo(rowcxt);
-		initStringInfo(&one);
-		ProcessOne(JsonbValueToJsonb(&v), source, events, &counts, &one, NULL);
+		old = MemoryContextSwitchTo(br.cxt);
+		one = JsonbValueToJsonb(&v);
 		MemoryContextSwitchTo(old);
-		if (before.total > 0)
-			appendStringInfoString(&results, ", ");
-		appendStringInfoString(&results, one.data + (before.total > 0 ? 2 : 0));
-		MemoryContextReset(rowcxt);
+		BatchRunAdd(&br, one, 0);
 	}
+	BatchRunFlush(&br);
 	BatchFlush(events);
 
 	MemoryContextSwitchTo(caller);
@@ -1985,7 +2561,7 @@ ec_upsert_staged_leads(PG_FUNCTION_ARGS)
 	StagedDone *done;
 	Counts		counts = {0};
 	StringInfoData answer;
-	MemoryContext rowcxt;
+	BatchRun	br;
 	Portal		portal;
 	Datum		arg = Int64GetDatum(upload_id);
 	Datum		d;
@@ -1997,8 +2573,7 @@ ec_upsert_staged_leads(PG_FUNCTION_ARGS)
 	done->n = 0;
 	done->cxt = AllocSetContextCreate(CurrentMemoryContext, "ec upsert staged",
 									  ALLOCSET_DEFAULT_SIZES);
-	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "ec upsert row",
-								   ALLOCSET_DEFAULT_SIZES);
+	BatchRunInit(&br, source, events, &counts, NULL, done);
 
 	portal = SPI_cursor_open(NULL, StagedPlan, &arg, NULL, false);
 	for (;;)
@@ -2020,19 +2595,20 @@ ec_upsert_staged_leads(PG_FUNCTION_ARGS)
 			bool		isnull;
 			int64		staging_id = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
 			Datum		rec = SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull);
+
 			MemoryContext old;
-			LeadOut		out;
+			Jsonb	   *j;
 
 			CHECK_FOR_INTERRUPTS();
-			old = MemoryContextSwitchTo(rowcxt);
-			ProcessOne(DatumGetJsonbP(rec), source, events, &counts, NULL, &out);
-			StagedAdd(done, staging_id, &out);
+			old = MemoryContextSwitchTo(br.cxt);
+			j = DatumGetJsonbPCopy(rec);
 			MemoryContextSwitchTo(old);
-			MemoryContextReset(rowcxt);
+			BatchRunAdd(&br, j, staging_id);
 		}
 		SPI_freetuptable(tt);
 	}
 	SPI_cursor_close(portal);
+	BatchRunFlush(&br);
 	StagedFlush(done);
 	BatchFlush(events);
 
