@@ -6,16 +6,18 @@
 -- campaign sends, so requiring it would keep every lead out of the campaign.
 -- The voice layer requires consent = TRUE (TCPA) on the live table.
 --
--- ec.contactable_leads_source is the definition; ec.mv_contactable_leads holds
--- its rows as of the last refresh. It is a table kept by incremental
--- maintenance rather than a materialized view, because REFRESH MATERIALIZED
--- VIEW CONCURRENTLY recomputes and diffs every row (about 9 s at 1M leads):
--- statement triggers on ec.leads log the ids of leads whose contactable columns
--- changed (ec.contactable_changes), and ec.refresh_contactable_leads()
--- (schema/80_campaign.sql) re-reads only those. After a refresh it holds
--- exactly the rows of the definition; between refreshes it is as stale as a
--- materialized view would be. docs/campaign.md has the measurements.
--- Brokers never read it directly (no grant).
+-- ec.contactable_leads_source is the definition; ec.mv_contactable_leads
+-- shows its rows as of the last refresh. It is not a materialized view:
+-- REFRESH MATERIALIZED VIEW CONCURRENTLY recomputes and diffs every row
+-- (about 9 s at 1M leads). Instead statement triggers on ec.leads log the ids
+-- of leads whose contactable columns changed (ec.contactable_changes), and
+-- ec.refresh_contactable_leads() (schema/80_campaign.sql) re-reads only those
+-- into the table the view shows. When many leads changed (a bulk load) it
+-- fills the other of two tables (contactable_leads_a / _b) without indexes,
+-- indexes it, and points the view at it: readers are never blocked for the
+-- rebuild. After a refresh it holds exactly the rows of the definition;
+-- between refreshes it is as stale as a materialized view would be.
+-- docs/campaign.md has the measurements. Brokers never read it (no grant).
 CREATE VIEW ec.contactable_leads_source AS
 SELECT l.id,
 	   l.assigned_broker_id,
@@ -32,8 +34,8 @@ WHERE (l.email_verified OR l.phone_verified)
 COMMENT ON VIEW ec.contactable_leads_source IS
 	'Definition of the contactable leads (verified contact, new/queued/active, not opted out), read live';
 
-CREATE TABLE ec.mv_contactable_leads (
-	id bigint PRIMARY KEY,
+CREATE TABLE ec.contactable_leads_a (
+	id bigint NOT NULL,
 	assigned_broker_id bigint,
 	lead_score numeric(6, 2) NOT NULL,
 	campaign_status ec.campaign_status NOT NULL,
@@ -42,11 +44,30 @@ CREATE TABLE ec.mv_contactable_leads (
 	consent boolean NOT NULL,
 	property_state text
 );
-ALTER INDEX ec.mv_contactable_leads_pkey RENAME TO mv_contactable_leads_id;
-COMMENT ON TABLE ec.mv_contactable_leads IS
-	'Contactable leads as of the last refresh (ec.refresh_contactable_leads): the rows of ec.contactable_leads_source';
-CREATE INDEX mv_contactable_leads_feed ON ec.mv_contactable_leads (assigned_broker_id, lead_score DESC, id)
+CREATE TABLE ec.contactable_leads_b (LIKE ec.contactable_leads_a);
+CREATE UNIQUE INDEX contactable_leads_a_id ON ec.contactable_leads_a (id);
+CREATE INDEX contactable_leads_a_feed ON ec.contactable_leads_a (assigned_broker_id, lead_score DESC, id)
 	WHERE campaign_status = 'queued';
+CREATE UNIQUE INDEX contactable_leads_b_id ON ec.contactable_leads_b (id);
+CREATE INDEX contactable_leads_b_feed ON ec.contactable_leads_b (assigned_broker_id, lead_score DESC, id)
+	WHERE campaign_status = 'queued';
+COMMENT ON TABLE ec.contactable_leads_a IS 'Contactable leads, one of two tables ec.mv_contactable_leads shows in turn';
+COMMENT ON TABLE ec.contactable_leads_b IS 'Contactable leads, one of two tables ec.mv_contactable_leads shows in turn';
+
+-- Which of the two the view shows (changed with the view, in one transaction).
+CREATE TABLE ec.contactable_state (
+	one boolean PRIMARY KEY DEFAULT true CHECK (one),
+	active text NOT NULL CHECK (active IN ('contactable_leads_a', 'contactable_leads_b')),
+	rebuilt_at timestamptz
+);
+COMMENT ON TABLE ec.contactable_state IS 'Which table ec.mv_contactable_leads shows now';
+INSERT INTO ec.contactable_state (active) VALUES ('contactable_leads_a');
+
+CREATE VIEW ec.mv_contactable_leads AS
+SELECT id, assigned_broker_id, lead_score, campaign_status, email_verified, phone_verified, consent, property_state
+FROM ec.contactable_leads_a;
+COMMENT ON VIEW ec.mv_contactable_leads IS
+	'Contactable leads as of the last refresh (ec.refresh_contactable_leads): the rows of ec.contactable_leads_source';
 
 -- Ids of leads whose contactable columns changed since the last refresh
 -- (duplicates allowed: the refresh reads them once and deletes them).
@@ -109,7 +130,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	TRUNCATE ec.mv_contactable_leads, ec.contactable_changes;
+	TRUNCATE ec.contactable_leads_a, ec.contactable_leads_b, ec.contactable_changes;
 	RETURN NULL;
 END
 $$;

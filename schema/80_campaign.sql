@@ -263,72 +263,79 @@ COMMENT ON VIEW ec.job_alerts IS
 -- The contactable-leads refresh (schema/30_views.sql explains the design)
 ------------------------------------------------------------------------------
 
--- Applies the logged changes: re-reads the changed leads through the
--- definition, removes those no longer contactable, upserts the others.
-CREATE FUNCTION ec.apply_contactable_changes(OUT changed bigint, OUT removed bigint, OUT upserted bigint)
-LANGUAGE sql
-SET search_path = pg_catalog, pg_temp
-AS $$
-	WITH logged AS (DELETE FROM ec.contactable_changes RETURNING lead_id),
-	ids AS (SELECT DISTINCT lead_id AS id FROM logged),
-	fresh AS (SELECT s.* FROM ec.contactable_leads_source s WHERE s.id IN (SELECT id FROM ids)),
-	gone AS (
-		DELETE FROM ec.mv_contactable_leads m
-		WHERE m.id IN (SELECT id FROM ids) AND m.id NOT IN (SELECT id FROM fresh)
-		RETURNING 1),
-	put AS (
-		INSERT INTO ec.mv_contactable_leads AS m SELECT * FROM fresh
-		ON CONFLICT (id) DO UPDATE
-			SET assigned_broker_id = EXCLUDED.assigned_broker_id, lead_score = EXCLUDED.lead_score,
-				campaign_status = EXCLUDED.campaign_status, email_verified = EXCLUDED.email_verified,
-				phone_verified = EXCLUDED.phone_verified, consent = EXCLUDED.consent,
-				property_state = EXCLUDED.property_state
-			WHERE (m.assigned_broker_id, m.lead_score, m.campaign_status, m.email_verified, m.phone_verified,
-				   m.consent, m.property_state) IS DISTINCT FROM
-				  (EXCLUDED.assigned_broker_id, EXCLUDED.lead_score, EXCLUDED.campaign_status,
-				   EXCLUDED.email_verified, EXCLUDED.phone_verified, EXCLUDED.consent, EXCLUDED.property_state)
-		RETURNING 1)
-	SELECT (SELECT count(*) FROM ids), (SELECT count(*) FROM gone), (SELECT count(*) FROM put)
-$$;
-COMMENT ON FUNCTION ec.apply_contactable_changes() IS
-	'Incremental refresh step: applies the logged lead changes to ec.mv_contactable_leads';
+-- The table the view shows now.
+CREATE FUNCTION ec.contactable_table() RETURNS regclass
+LANGUAGE sql STABLE
+AS $$ SELECT ('ec.' || active)::pg_catalog.regclass FROM ec.contactable_state $$;
+COMMENT ON FUNCTION ec.contactable_table() IS 'The table ec.mv_contactable_leads shows now';
 
--- Full resynchronisation (the slow path, not needed in normal operation:
--- after restoring a dump without the log, or to check the incremental path).
-CREATE FUNCTION ec.rebuild_contactable_leads(OUT removed bigint, OUT upserted bigint)
-LANGUAGE sql
+-- Incremental step: re-reads the logged leads through the definition into
+-- the table the view shows (delete, then insert what is contactable).
+CREATE FUNCTION ec.apply_contactable_changes(ids bigint[], OUT removed bigint, OUT inserted bigint)
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-	WITH logged AS (DELETE FROM ec.contactable_changes RETURNING 1),
-	gone AS (
-		DELETE FROM ec.mv_contactable_leads m
-		WHERE NOT EXISTS (SELECT FROM ec.contactable_leads_source s WHERE s.id = m.id)
-		RETURNING 1),
-	put AS (
-		INSERT INTO ec.mv_contactable_leads AS m SELECT * FROM ec.contactable_leads_source
-		ON CONFLICT (id) DO UPDATE
-			SET assigned_broker_id = EXCLUDED.assigned_broker_id, lead_score = EXCLUDED.lead_score,
-				campaign_status = EXCLUDED.campaign_status, email_verified = EXCLUDED.email_verified,
-				phone_verified = EXCLUDED.phone_verified, consent = EXCLUDED.consent,
-				property_state = EXCLUDED.property_state
-			WHERE (m.assigned_broker_id, m.lead_score, m.campaign_status, m.email_verified, m.phone_verified,
-				   m.consent, m.property_state) IS DISTINCT FROM
-				  (EXCLUDED.assigned_broker_id, EXCLUDED.lead_score, EXCLUDED.campaign_status,
-				   EXCLUDED.email_verified, EXCLUDED.phone_verified, EXCLUDED.consent, EXCLUDED.property_state)
-		RETURNING 1)
-	SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM put) + 0 * (SELECT count(*) FROM logged)
+DECLARE
+	t regclass := ec.contactable_table();
+BEGIN
+	EXECUTE format('DELETE FROM %s m USING unnest($1) AS c(id) WHERE m.id = c.id', t) USING ids;
+	GET DIAGNOSTICS removed = ROW_COUNT;
+	EXECUTE format('INSERT INTO %s SELECT s.* FROM ec.contactable_leads_source s JOIN unnest($1) AS c(id) ON s.id = c.id', t)
+		USING ids;
+	GET DIAGNOSTICS inserted = ROW_COUNT;
+END
+$$;
+COMMENT ON FUNCTION ec.apply_contactable_changes(bigint[]) IS
+	'Incremental refresh step: re-reads the given leads into the table ec.mv_contactable_leads shows';
+
+-- Full rebuild: fills the other table from the definition (no index while
+-- loading), indexes it, and points the view at it. Readers keep reading the
+-- old table meanwhile; the view changes in one short step at commit.
+CREATE FUNCTION ec.rebuild_contactable_leads(OUT rows_loaded bigint)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	old text;
+	new text;
+BEGIN
+	SELECT active INTO old FROM ec.contactable_state FOR UPDATE;
+	new := CASE old WHEN 'contactable_leads_a' THEN 'contactable_leads_b' ELSE 'contactable_leads_a' END;
+	EXECUTE format('TRUNCATE ec.%I', new);
+	EXECUTE format('DROP INDEX IF EXISTS ec.%I, ec.%I', new || '_id', new || '_feed');
+	EXECUTE format('INSERT INTO ec.%I SELECT * FROM ec.contactable_leads_source', new);
+	GET DIAGNOSTICS rows_loaded = ROW_COUNT;
+	EXECUTE format('CREATE UNIQUE INDEX %I ON ec.%I (id)', new || '_id', new);
+	EXECUTE format('CREATE INDEX %I ON ec.%I (assigned_broker_id, lead_score DESC, id) WHERE campaign_status = %L',
+				   new || '_feed', new, 'queued');
+	EXECUTE format('ANALYZE ec.%I', new);
+	EXECUTE format('CREATE OR REPLACE VIEW ec.mv_contactable_leads AS SELECT id, assigned_broker_id, lead_score, '
+				   'campaign_status, email_verified, phone_verified, consent, property_state FROM ec.%I', new);
+	UPDATE ec.contactable_state SET active = new, rebuilt_at = now();
+	-- empty the old one now if no reader holds it (else the next rebuild does)
+	BEGIN
+		EXECUTE format('LOCK TABLE ec.%I IN ACCESS EXCLUSIVE MODE NOWAIT', old);
+		EXECUTE format('TRUNCATE ec.%I', old);
+	EXCEPTION WHEN lock_not_available THEN
+		NULL;
+	END;
+END
 $$;
 COMMENT ON FUNCTION ec.rebuild_contactable_leads() IS
-	'Full resynchronisation of ec.mv_contactable_leads with its definition (slow path; the refresh is incremental)';
+	'Full rebuild of the contactable leads into the other table, then the view is pointed at it';
 
 CREATE FUNCTION ec.refresh_contactable_leads() RETURNS jsonb
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	started timestamptz := clock_timestamp();
 	day date := ec.local_date();
-	r record;
+	ids bigint[];
+	shown bigint;
+	mode text;
+	removed bigint := 0;
+	inserted bigint := 0;
 	detail jsonb;
 	err text;
 BEGIN
@@ -337,9 +344,21 @@ BEGIN
 		RETURN jsonb_build_object('status', 409, 'reason', 'already_running', 'local_date', day);
 	END IF;
 	BEGIN
-		SELECT * INTO r FROM ec.apply_contactable_changes();
-		detail := jsonb_build_object('changed', r.changed, 'removed', r.removed, 'upserted', r.upserted,
-									 'rows', (SELECT count(*) FROM ec.mv_contactable_leads));
+		-- the logged ids committed before this statement (later ones wait for the next refresh)
+		WITH logged AS (DELETE FROM ec.contactable_changes RETURNING lead_id)
+		SELECT array_agg(DISTINCT lead_id) INTO ids FROM logged;
+		ids := COALESCE(ids, '{}');
+		SELECT c.reltuples::bigint INTO shown FROM pg_class c WHERE c.oid = ec.contactable_table();
+		-- many changes (a bulk load): rebuild into the other table and switch
+		IF cardinality(ids) > GREATEST(50000, shown / 10) THEN
+			mode := 'rebuild';
+			SELECT r.rows_loaded INTO inserted FROM ec.rebuild_contactable_leads() r;
+		ELSE
+			mode := 'incremental';
+			SELECT a.removed, a.inserted INTO removed, inserted FROM ec.apply_contactable_changes(ids) a;
+		END IF;
+		detail := jsonb_build_object('mode', mode, 'changed', cardinality(ids), 'removed', removed,
+									 'inserted', inserted);
 	EXCEPTION WHEN OTHERS THEN
 		GET STACKED DIAGNOSTICS err = MESSAGE_TEXT;
 		PERFORM ec.record_job_run('refresh', day, NULL, started, false, err);
@@ -352,4 +371,336 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ec.refresh_contactable_leads() IS
-	'Refreshes ec.mv_contactable_leads now (incrementally) and records the run; {status, reason, changed, removed, upserted, rows}';
+	'Refreshes ec.mv_contactable_leads now (incrementally, or a rebuild after a bulk change) and records the run';
+
+------------------------------------------------------------------------------
+-- The campaign feeder
+------------------------------------------------------------------------------
+
+-- AI personas that sign a broker's emails: a broker's own rows, or else the
+-- default set (broker_id NULL, 45 of them). A lead keeps its persona.
+CREATE TABLE ec.personas (
+	broker_id bigint REFERENCES ec.brokers (id) ON DELETE CASCADE,
+	slot integer NOT NULL CHECK (slot BETWEEN 0 AND 999),
+	name text NOT NULL CHECK (pg_catalog.btrim(name) <> ''),
+	sender_email text CHECK (sender_email ~ '^[^@\s]+@[^@\s]+$'),
+	created_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE ec.personas IS
+	'AI personas of the email campaigns: a broker''s own (broker_id) or the default set (broker_id NULL)';
+CREATE UNIQUE INDEX personas_slot ON ec.personas (broker_id, slot) NULLS NOT DISTINCT;
+INSERT INTO ec.personas (broker_id, slot, name)
+SELECT NULL, o - 1, n
+FROM unnest(ARRAY['Carlos', 'Priya', 'Marcus', 'Ava', 'Daniel', 'Mei', 'Jamal', 'Sofia', 'Ethan', 'Leila',
+				  'Samuel', 'Grace', 'Diego', 'Hannah', 'Omar', 'Chloe', 'Raj', 'Olivia', 'Mateo', 'Naomi',
+				  'Isaac', 'Fatima', 'Lucas', 'Ruth', 'Andre', 'Yuki', 'Victor', 'Elena', 'Kwame', 'Julia',
+				  'Tomas', 'Anita', 'Henry', 'Rosa', 'Felix', 'Amara', 'Walter', 'Ingrid', 'Hector', 'Lena',
+				  'Simon', 'Maya', 'Arthur', 'Nadia', 'Paul']) WITH ORDINALITY AS p(n, o);
+
+-- Every lead the feeder put into a campaign, with its persona and where it is
+-- in the 4-step sequence (steps filled from Instantly's email_sent events).
+CREATE TABLE ec.campaign_leads (
+	lead_id bigint PRIMARY KEY REFERENCES ec.leads (id) ON DELETE CASCADE,
+	broker_id bigint REFERENCES ec.brokers (id) ON DELETE SET NULL,
+	local_date date NOT NULL,
+	fed_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	rank integer NOT NULL CHECK (rank >= 1),
+	persona text NOT NULL,
+	campaign_id text,
+	http_request_id bigint,
+	times_fed integer NOT NULL DEFAULT 1 CHECK (times_fed >= 1),
+	sequence_step integer NOT NULL DEFAULT 0 CHECK (sequence_step BETWEEN 0 AND 4),
+	step1_sent_at timestamptz,
+	step2_sent_at timestamptz,
+	step3_sent_at timestamptz,
+	step4_sent_at timestamptz,
+	last_event_at timestamptz
+);
+COMMENT ON TABLE ec.campaign_leads IS
+	'Leads fed to an email campaign: broker, local date, rank, persona, Instantly request, and sequence step reached';
+CREATE INDEX campaign_leads_broker_date ON ec.campaign_leads (broker_id, local_date);
+
+-- The 4-step sequence (day 1, 3, 5, 7) as Instantly reports sends.
+CREATE FUNCTION ec.record_sequence_step() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	UPDATE ec.campaign_leads c
+	SET sequence_step = GREATEST(c.sequence_step, e.step),
+		step1_sent_at = LEAST(c.step1_sent_at, e.s1),
+		step2_sent_at = LEAST(c.step2_sent_at, e.s2),
+		step3_sent_at = LEAST(c.step3_sent_at, e.s3),
+		step4_sent_at = LEAST(c.step4_sent_at, e.s4),
+		last_event_at = GREATEST(c.last_event_at, e.last_at)
+	FROM (SELECT n.lead_id, max(n.step) AS step, max(n.occurred_at) AS last_at,
+				 min(n.occurred_at) FILTER (WHERE n.step = 1) AS s1,
+				 min(n.occurred_at) FILTER (WHERE n.step = 2) AS s2,
+				 min(n.occurred_at) FILTER (WHERE n.step = 3) AS s3,
+				 min(n.occurred_at) FILTER (WHERE n.step = 4) AS s4
+		  FROM new_rows n
+		  WHERE n.event_type = 'email_sent' AND n.step BETWEEN 1 AND 4 AND n.lead_id IS NOT NULL
+		  GROUP BY n.lead_id) e
+	WHERE c.lead_id = e.lead_id;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION ec.record_sequence_step() IS
+	'Trigger: an email_sent event of step 1-4 moves the lead along its 4-step sequence';
+CREATE TRIGGER email_events_sequence AFTER INSERT ON ec.email_events REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION ec.record_sequence_step();
+
+-- Where each fed lead is in its sequence, for the dashboard (row security of
+-- campaign_leads applies: a broker sees its own).
+CREATE VIEW ec.lead_sequence WITH (security_invoker = true) AS
+SELECT c.lead_id, c.broker_id, c.local_date AS fed_on, c.persona, c.sequence_step,
+	   c.step1_sent_at, c.step2_sent_at, c.step3_sent_at, c.step4_sent_at,
+	   CASE WHEN c.sequence_step >= 4 THEN NULL ELSE c.sequence_step + 1 END AS next_step,
+	   CASE WHEN c.sequence_step >= 4 THEN NULL
+			ELSE c.local_date + (2 * c.sequence_step) END AS next_step_planned_on,
+	   CASE WHEN c.sequence_step >= 4 THEN 'completed' WHEN c.sequence_step = 0 THEN 'waiting_first_send'
+			ELSE 'in_sequence' END AS state
+FROM ec.campaign_leads c;
+COMMENT ON VIEW ec.lead_sequence IS
+	'Each fed lead''s place in the 4-step email sequence (day 1, 3, 5, 7 from the feed date)';
+
+-- The persona of a lead among n: the same lead always gets the same slot.
+CREATE FUNCTION ec.persona_slot(lead_id bigint, n integer) RETURNS integer
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT ((pg_catalog.hashint8(lead_id)::bigint + 2147483648) % n)::integer $$;
+COMMENT ON FUNCTION ec.persona_slot(bigint, integer) IS
+	'Deterministic persona index (0..n-1) of a lead';
+
+-- The consent link of a token: ec.consent_form_url with "{token}" replaced,
+-- or "?token=" appended; NULL when no form URL is set.
+CREATE FUNCTION ec.consent_link(token text) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+	SELECT CASE
+		WHEN COALESCE(pg_catalog.current_setting('ec.consent_form_url', true), '') = '' THEN NULL
+		WHEN pg_catalog.strpos(pg_catalog.current_setting('ec.consent_form_url'), '{token}') > 0
+			THEN pg_catalog.replace(pg_catalog.current_setting('ec.consent_form_url'), '{token}', token)
+		ELSE pg_catalog.current_setting('ec.consent_form_url')
+			 || CASE WHEN pg_catalog.strpos(pg_catalog.current_setting('ec.consent_form_url'), '?') > 0
+					 THEN '&' ELSE '?' END || 'token=' || token
+	END
+$$;
+COMMENT ON FUNCTION ec.consent_link(text) IS 'The consent form link of a consent token (ec.consent_form_url)';
+
+-- Queues the add-leads requests of one broker's feed (the HTTP room's
+-- Instantly adapter batches them). Returns the request ids.
+CREATE FUNCTION ec.feeder_enqueue(campaign_id text, leads jsonb, idempotency_key text) RETURNS bigint[]
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	batch integer := current_setting('ec.feeder_batch_size')::integer;
+	ids bigint[] := '{}';
+	b record;
+BEGIN
+	IF to_regprocedure('ec.instantly_add_leads(text,jsonb,jsonb,regproc)') IS NULL THEN
+		RETURN NULL;			-- the HTTP room is not installed yet
+	END IF;
+	FOR b IN
+		SELECT (o - 1) / batch AS n, jsonb_agg(e ORDER BY o) AS part
+		FROM jsonb_array_elements(leads) WITH ORDINALITY AS t(e, o)
+		GROUP BY 1 ORDER BY 1
+	LOOP
+		EXECUTE 'SELECT ec.instantly_add_leads($1, $2, $3)'
+			INTO STRICT ids USING campaign_id, b.part,
+			jsonb_build_object('idempotency_key', idempotency_key || '-' || b.n);
+	END LOOP;
+	RETURN ids;
+END
+$$;
+COMMENT ON FUNCTION ec.feeder_enqueue(text, jsonb, text) IS
+	'Queues Instantly add-leads requests for a feed (ec.feeder_batch_size leads each)';
+
+-- One broker's feed for one local date, in the caller's transaction:
+-- idempotent (a second call for the same broker and date feeds nothing, a
+-- concurrent one waits and then feeds nothing), locks the leads it takes
+-- (FOR UPDATE SKIP LOCKED: two feeds never take the same lead), re-checks them
+-- against the live table (a lead that opted out or became do_not_contact after
+-- the refresh is skipped), moves them queued -> active, mints a consent token
+-- each, gives each its persona, and queues the Instantly requests.
+CREATE FUNCTION ec.feed_broker(broker_id bigint, local_date date) RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	started timestamptz := clock_timestamp();
+	b ec.brokers;
+	run_id bigint;
+	names text[];
+	fed integer;
+	leads jsonb;
+	request_ids bigint[];
+	result jsonb;
+BEGIN
+	SELECT * INTO b FROM ec.brokers WHERE id = feed_broker.broker_id;
+	IF NOT FOUND THEN
+		RETURN jsonb_build_object('status', 404, 'reason', 'unknown_broker', 'broker_id', feed_broker.broker_id);
+	END IF;
+	IF b.status <> 'active' OR b.daily_lead_cap = 0 THEN
+		RETURN jsonb_build_object('status', 200, 'reason', 'broker_not_active', 'broker_id', b.id, 'fed', 0);
+	END IF;
+	IF b.instantly_campaign_id IS NULL THEN
+		RETURN jsonb_build_object('status', 422, 'reason', 'no_campaign', 'broker_id', b.id, 'fed', 0);
+	END IF;
+
+	-- the day's claim: one successful feed per broker and local date
+	INSERT INTO ec.job_runs AS r (job, local_date, broker_id, started_at, finished_at, ok, detail)
+	VALUES ('feeder', feed_broker.local_date, b.id, started, started, true, '{}')
+	ON CONFLICT (job, local_date, broker_id) WHERE ok DO NOTHING
+	RETURNING id INTO run_id;
+	IF run_id IS NULL THEN
+		RETURN jsonb_build_object('status', 200, 'reason', 'already_fed', 'broker_id', b.id, 'fed', 0);
+	END IF;
+
+	SELECT array_agg(p.name ORDER BY p.slot) INTO names FROM ec.personas p WHERE p.broker_id = b.id;
+	IF names IS NULL THEN
+		SELECT array_agg(p.name ORDER BY p.slot) INTO names FROM ec.personas p WHERE p.broker_id IS NULL;
+	END IF;
+	IF names IS NULL THEN
+		names := ARRAY['Equity Connect'];
+	END IF;
+
+	-- top N of the refreshed view, locked and re-checked on the live rows
+	IF to_regclass('pg_temp.feeder_picked') IS NULL THEN
+		CREATE TEMP TABLE feeder_picked (lead_id bigint PRIMARY KEY, rank integer, persona text, token text)
+			ON COMMIT DELETE ROWS;
+	END IF;
+	DELETE FROM feeder_picked;
+	INSERT INTO feeder_picked (lead_id, rank)
+	SELECT id, row_number() OVER () FROM (
+		SELECT l.id
+		FROM ec.mv_contactable_leads m JOIN ec.leads l ON l.id = m.id
+		WHERE m.assigned_broker_id = b.id AND m.campaign_status = 'queued'
+		  AND l.assigned_broker_id = b.id AND l.campaign_status = 'queued'
+		  AND (l.email_verified OR l.phone_verified) AND NOT l.email_opt_out AND l.email IS NOT NULL
+		ORDER BY m.lead_score DESC, m.id
+		LIMIT b.daily_lead_cap
+		FOR UPDATE OF l SKIP LOCKED) t;
+	GET DIAGNOSTICS fed = ROW_COUNT;
+
+	UPDATE ec.leads l SET campaign_status = 'active' FROM feeder_picked p WHERE l.id = p.lead_id;
+
+	-- persona (kept from an earlier feed) and consent token of each lead
+	UPDATE feeder_picked p
+	SET persona = COALESCE(c.persona, names[ec.persona_slot(p.lead_id, array_length(names, 1)) + 1]),
+		token = ec.mint_consent_token(p.lead_id)
+	FROM feeder_picked q LEFT JOIN ec.campaign_leads c ON c.lead_id = q.lead_id
+	WHERE q.lead_id = p.lead_id;
+
+	SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+			'email', l.email, 'first_name', l.first_name, 'last_name', l.last_name, 'phone', l.phone,
+			'lead_id', l.id, 'persona', p.persona,
+			'consent_link', ec.consent_link(p.token),
+			'consent_token', CASE WHEN ec.consent_link(p.token) IS NULL THEN p.token END,
+			'property_address', l.property_address, 'property_city', l.property_city,
+			'property_state', l.property_state, 'property_zip', l.property_zip,
+			'est_equity_usd', l.estimated_equity, 'owner_age', l.owner_age,
+			'years_owned', l.years_owned, 'lead_score', l.lead_score)) ORDER BY p.rank)
+	INTO leads
+	FROM feeder_picked p JOIN ec.leads l ON l.id = p.lead_id;
+	IF fed > 0 THEN
+		request_ids := ec.feeder_enqueue(b.instantly_campaign_id, leads,
+										 'feeder-' || b.id || '-' || feed_broker.local_date);
+	END IF;
+
+	INSERT INTO ec.campaign_leads AS c (lead_id, broker_id, local_date, fed_at, rank, persona, campaign_id, http_request_id)
+	SELECT p.lead_id, b.id, feed_broker.local_date, now(), p.rank, p.persona, b.instantly_campaign_id,
+		   request_ids[(p.rank - 1) / current_setting('ec.feeder_batch_size')::integer + 1]
+	FROM feeder_picked p
+	ON CONFLICT (lead_id) DO UPDATE
+		SET broker_id = EXCLUDED.broker_id, local_date = EXCLUDED.local_date, fed_at = EXCLUDED.fed_at,
+			rank = EXCLUDED.rank, campaign_id = EXCLUDED.campaign_id, http_request_id = EXCLUDED.http_request_id,
+			times_fed = c.times_fed + 1, sequence_step = 0, step1_sent_at = NULL, step2_sent_at = NULL,
+			step3_sent_at = NULL, step4_sent_at = NULL;
+
+	INSERT INTO ec.pipeline_events (event_type, lead_id, broker_id, detail)
+	SELECT 'campaign_queued', p.lead_id, b.id,
+		   jsonb_build_object('local_date', feed_broker.local_date, 'rank', p.rank, 'persona', p.persona)
+	FROM feeder_picked p;
+
+	result := jsonb_build_object('fed', fed, 'cap', b.daily_lead_cap, 'requests', COALESCE(cardinality(request_ids), 0),
+								 'enqueued', request_ids IS NOT NULL OR fed = 0);
+	UPDATE ec.job_runs SET finished_at = clock_timestamp(),
+		duration_ms = round((extract(epoch FROM clock_timestamp() - started) * 1000)::numeric, 3),
+		detail = result
+	WHERE id = run_id;
+	DELETE FROM feeder_picked;
+	RETURN jsonb_build_object('status', 200, 'reason', 'ok', 'broker_id', b.id, 'local_date', feed_broker.local_date)
+		   || result;
+END
+$$;
+COMMENT ON FUNCTION ec.feed_broker(bigint, date) IS
+	'Feeds one broker''s campaign for a local date (idempotent; the feeder worker calls it once per broker)';
+
+-- The brokers a feed serves, in order.
+CREATE FUNCTION ec.feeder_brokers() RETURNS SETOF bigint
+LANGUAGE sql STABLE
+AS $$ SELECT id FROM ec.brokers WHERE status = 'active' AND daily_lead_cap > 0 ORDER BY id $$;
+COMMENT ON FUNCTION ec.feeder_brokers() IS 'Brokers the feeder serves (active, cap above 0), in order';
+
+-- Records the run of the whole feed after its brokers.
+CREATE FUNCTION ec.finish_feeder_run(local_date date, started_at timestamptz, results jsonb) RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	summary jsonb;
+	failed integer;
+BEGIN
+	SELECT jsonb_build_object(
+			'brokers', count(*),
+			'fed', COALESCE(sum((r ->> 'fed')::integer), 0),
+			'requests', COALESCE(sum((r ->> 'requests')::integer), 0),
+			'already_fed', count(*) FILTER (WHERE r ->> 'reason' = 'already_fed'),
+			'failed', count(*) FILTER (WHERE (r ->> 'status')::integer >= 500),
+			'refused', count(*) FILTER (WHERE (r ->> 'status')::integer BETWEEN 400 AND 499)),
+		   count(*) FILTER (WHERE (r ->> 'status')::integer >= 500)
+	INTO summary, failed
+	FROM jsonb_array_elements(results) r;
+	PERFORM ec.record_job_run('feeder', local_date, NULL, started_at, failed = 0,
+							  CASE WHEN failed > 0 THEN failed || ' broker feed(s) failed' END, summary);
+	RETURN jsonb_build_object('status', CASE WHEN failed > 0 THEN 500 ELSE 200 END,
+							  'reason', CASE WHEN failed > 0 THEN 'feeder_failed' ELSE 'ok' END,
+							  'local_date', local_date) || summary;
+END
+$$;
+COMMENT ON FUNCTION ec.finish_feeder_run(date, timestamptz, jsonb) IS
+	'Records a whole feeder run (job_runs, pipeline_events) from the per-broker results';
+
+CREATE FUNCTION ec.run_feeder(local_date date DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	day date := COALESCE(run_feeder.local_date, ec.local_date());
+	started timestamptz := clock_timestamp();
+	results jsonb := '[]';
+	bid bigint;
+	r jsonb;
+	err text;
+BEGIN
+	FOR bid IN SELECT ec.feeder_brokers() LOOP
+		BEGIN
+			r := ec.feed_broker(bid, day);
+		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS err = MESSAGE_TEXT;
+			PERFORM ec.record_job_run('feeder', day, bid, clock_timestamp(), false, err);
+			r := jsonb_build_object('status', 500, 'reason', 'feed_failed', 'broker_id', bid, 'error', err);
+		END;
+		IF (r ->> 'status')::integer BETWEEN 400 AND 499 THEN
+			-- a broker that cannot be fed (no campaign): an alert, not a failure of the run
+			PERFORM ec.record_job_run('feeder', day, bid, clock_timestamp(), false, r ->> 'reason');
+		END IF;
+		results := results || jsonb_build_array(r);
+	END LOOP;
+	RETURN ec.finish_feeder_run(day, started, results);
+END
+$$;
+COMMENT ON FUNCTION ec.run_feeder(date) IS
+	'Feeds every active broker''s campaign for a local date (default today in ec.timezone) now; idempotent per broker and date';

@@ -64,12 +64,26 @@ WHERE id IN (83001, 83002, 83003, 83004, 83006, 83008, 83010, 83012, 83014, 8310
 -- a refresh with nothing logged changes nothing
 SELECT ec.refresh_contactable_leads() - 'duration_ms' AS refresh;
 
--- the full resynchronisation agrees (and repairs a table someone damaged)
-DELETE FROM ec.mv_contactable_leads WHERE id = 83004;
-UPDATE ec.mv_contactable_leads SET lead_score = 1 WHERE id = 83016;
-INSERT INTO ec.mv_contactable_leads VALUES (99999, NULL, 0, 'queued', true, false, false, NULL);
+-- the full rebuild agrees (and repairs a table someone damaged); it fills the
+-- other table and points the view at it
+SELECT ec.contactable_table();
+DELETE FROM ec.contactable_leads_a WHERE id = 83004;
+UPDATE ec.contactable_leads_a SET lead_score = 1 WHERE id = 83016;
+INSERT INTO ec.contactable_leads_a VALUES (99999, NULL, 0, 'queued', true, false, false, NULL);
 SELECT * FROM pg_temp.drift();
 SELECT * FROM ec.rebuild_contactable_leads();
+SELECT ec.contactable_table(), (SELECT count(*) FROM ec.contactable_leads_a) AS old_emptied;
+SELECT * FROM pg_temp.drift();
+-- the feeder's question is answered from the shown table's index
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM ec.mv_contactable_leads
+ WHERE assigned_broker_id = 831 AND campaign_status = 'queued' ORDER BY lead_score DESC, id LIMIT 250;
+RESET enable_seqscan;
+-- a bulk change (more than max(50000, a tenth of the rows)) takes the rebuild path
+UPDATE ec.leads SET campaign_status = 'queued' WHERE id BETWEEN 83001 AND 83060 AND campaign_status = 'new';
+INSERT INTO ec.contactable_changes SELECT g FROM generate_series(1, 50001) g;
+SELECT ec.refresh_contactable_leads() - 'duration_ms' AS refresh;
+SELECT ec.contactable_table();
 SELECT * FROM pg_temp.drift();
 
 -- each run is recorded: one ok row per local date (a second run updates it), and an event
@@ -79,14 +93,14 @@ SELECT event_type, ok, broker_id, detail ->> 'local_date' AS local_date FROM ec.
 WHERE event_type = 'mv_refresh' ORDER BY id;
 
 -- a failing refresh: answered, recorded, alerted, and the log kept for the next run
-ALTER TABLE ec.mv_contactable_leads ADD CONSTRAINT refresh_test_breaker CHECK (property_state IS DISTINCT FROM 'ZZ');
+ALTER TABLE ec.contactable_leads_a ADD CONSTRAINT refresh_test_breaker CHECK (property_state IS DISTINCT FROM 'ZZ');
 UPDATE ec.leads SET property_state = 'ZZ' WHERE id = 83012;
 SELECT ec.refresh_contactable_leads() - 'duration_ms' AS refresh;
 SELECT job, local_date, ok, error FROM ec.job_runs WHERE NOT ok;
 SELECT event_type, ok, detail ->> 'error' AS error FROM ec.pipeline_events WHERE event_type = 'mv_refresh' AND NOT ok;
 SELECT job, local_date, alert, error FROM ec.job_alerts WHERE job = 'refresh';
 SELECT count(*) AS still_logged FROM ec.contactable_changes;
-ALTER TABLE ec.mv_contactable_leads DROP CONSTRAINT refresh_test_breaker;
+ALTER TABLE ec.contactable_leads_a DROP CONSTRAINT refresh_test_breaker;
 SELECT ec.refresh_contactable_leads() - 'duration_ms' AS refresh;
 SELECT * FROM pg_temp.drift();
 SELECT job, local_date, alert FROM ec.job_alerts WHERE job = 'refresh';

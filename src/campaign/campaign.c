@@ -36,6 +36,7 @@ static char *refresh_days_text = NULL;
 static char *feeder_days_text = NULL;
 static char *test_now_text = NULL;
 static int	feeder_batch_size = 1000;
+static char *consent_form_url = NULL;
 
 static EcJobSetting job_settings[EC_JOB_COUNT] = {
 	{5 * 60 + 30, 0x7f << 1},
@@ -242,6 +243,12 @@ CampaignInit(void)
 							"Instantly accepts at most 1,000 leads per call.",
 							&feeder_batch_size, 1000, 1, 1000, PGC_SUSET, 0,
 							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("ec.consent_form_url",
+							   "Consent form URL the feeder links each lead to; \"{token}\" is replaced by the token.",
+							   "Without \"{token}\", \"?token=...\" is appended. Empty: the token is sent as a custom variable.",
+							   &consent_form_url, "", PGC_SUSET, 0,
+							   NULL, NULL, NULL);
 
 	EcJobWorkersInit();
 }

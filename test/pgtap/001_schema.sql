@@ -1,7 +1,7 @@
 -- The schema contract: tables, key columns, the lifecycle enum, indexes,
 -- privileges and function hygiene. Runs on a Supabase-style database.
 BEGIN;
-SELECT plan(45);
+SELECT plan(46);
 
 SELECT has_schema('ec');
 SELECT tables_are('ec', ARRAY[
@@ -36,7 +36,8 @@ SELECT is(
 	 WHERE i.indrelid = 'ec.leads'::regclass AND i.indisunique AND i.indpred IS NOT NULL
 	   AND c.relname IN ('leads_mak_key', 'leads_apn_key', 'leads_addr_hash_key')),
 	3, 'the three dedupe keys are unique and NULL-safe (partial)');
-SELECT has_index('ec', 'mv_contactable_leads', 'mv_contactable_leads_id', 'unique index for REFRESH CONCURRENTLY');
+SELECT has_view('ec', 'mv_contactable_leads', 'the contactable leads, by their seed name');
+SELECT has_index('ec', 'contactable_leads_a', 'contactable_leads_a_id', 'unique id of the contactable leads (incremental refresh)');
 
 SELECT has_trigger('ec', 'leads', 'leads_status_change', 'status trigger');
 SELECT function_returns('ec', 'current_broker_id', ARRAY[]::name[], 'bigint');
