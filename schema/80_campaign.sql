@@ -487,34 +487,16 @@ AS $$
 $$;
 COMMENT ON FUNCTION ec.consent_link(text) IS 'The consent form link of a consent token (ec.consent_form_url)';
 
--- Queues the add-leads requests of one broker's feed (the HTTP room's
--- Instantly adapter batches them). Returns the request ids.
+-- Queues the add-leads requests of one broker's feed through the HTTP room's
+-- Instantly adapter (1,000 leads a request, idempotency key per batch).
 CREATE FUNCTION ec.feeder_enqueue(campaign_id text, leads jsonb, idempotency_key text) RETURNS bigint[]
-LANGUAGE plpgsql
+LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	batch integer := current_setting('ec.feeder_batch_size')::integer;
-	ids bigint[] := '{}';
-	b record;
-BEGIN
-	IF to_regprocedure('ec.instantly_add_leads(text,jsonb,jsonb,regproc)') IS NULL THEN
-		RETURN NULL;			-- the HTTP room is not installed yet
-	END IF;
-	FOR b IN
-		SELECT (o - 1) / batch AS n, jsonb_agg(e ORDER BY o) AS part
-		FROM jsonb_array_elements(leads) WITH ORDINALITY AS t(e, o)
-		GROUP BY 1 ORDER BY 1
-	LOOP
-		EXECUTE 'SELECT ec.instantly_add_leads($1, $2, $3)'
-			INTO STRICT ids USING campaign_id, b.part,
-			jsonb_build_object('idempotency_key', idempotency_key || '-' || b.n);
-	END LOOP;
-	RETURN ids;
-END
+	SELECT ec.instantly_add_leads(campaign_id, leads, jsonb_build_object('idempotency_key', idempotency_key))
 $$;
 COMMENT ON FUNCTION ec.feeder_enqueue(text, jsonb, text) IS
-	'Queues Instantly add-leads requests for a feed (ec.feeder_batch_size leads each)';
+	'Queues the Instantly add-leads requests of a feed (ec.instantly_add_leads: 1,000 leads each)';
 
 -- One broker's feed for one local date, in the caller's transaction:
 -- idempotent (a second call for the same broker and date feeds nothing, a
@@ -611,7 +593,7 @@ BEGIN
 
 	INSERT INTO ec.campaign_leads AS c (lead_id, broker_id, local_date, fed_at, rank, persona, campaign_id, http_request_id)
 	SELECT p.lead_id, b.id, feed_broker.local_date, now(), p.rank, p.persona, b.instantly_campaign_id,
-		   request_ids[(p.rank - 1) / current_setting('ec.feeder_batch_size')::integer + 1]
+		   request_ids[(p.rank - 1) / 1000 + 1]
 	FROM feeder_picked p
 	ON CONFLICT (lead_id) DO UPDATE
 		SET broker_id = EXCLUDED.broker_id, local_date = EXCLUDED.local_date, fed_at = EXCLUDED.fed_at,

@@ -33,6 +33,7 @@ SELECT m.assigned_broker_id, m.id, m.lead_score FROM ec.mv_contactable_leads m
 WHERE m.assigned_broker_id IN (851, 852) AND m.campaign_status = 'queued' ORDER BY 1, 3 DESC, 2;
 
 SET ec.consent_form_url = 'https://consent.example.com/c/{token}';
+SET ec.instantly_base_url = 'http://127.0.0.1:9/instantly';
 SELECT ec.run_feeder('2026-03-09') - 'duration_ms' AS feed;
 -- the right leads, in order, within each cap; the opted-out and do-not-contact ones skipped
 SELECT c.broker_id, c.rank, c.lead_id, l.lead_score, l.campaign_status, l.added_to_campaign_at IS NOT NULL AS dated,
@@ -44,6 +45,18 @@ SELECT bool_and(c.persona = CASE WHEN c.broker_id = 852 THEN (ARRAY['Bea', 'Bo']
 								 ELSE (SELECT name FROM ec.personas WHERE broker_id IS NULL
 									   AND slot = ec.persona_slot(c.lead_id, 45)) END) AS deterministic
 FROM ec.campaign_leads c;
+-- the Instantly requests: one per broker (up to 1,000 leads each), with each
+-- lead's persona and consent link; keyed per broker and local date
+SELECT r.url, r.idempotency_key, r.purpose, jsonb_array_length(b -> 'leads') AS leads, b ->> 'campaign_id' AS campaign,
+	   (SELECT array_agg(l ->> 'email' ORDER BY o) FROM jsonb_array_elements(b -> 'leads') WITH ORDINALITY x(l, o)) AS emails
+FROM ec.http_requests r, LATERAL (SELECT convert_from(r.body, 'UTF8')::jsonb AS b) j
+WHERE r.idempotency_key LIKE 'feeder-%' ORDER BY r.id;
+SELECT l -> 'custom_variables' ->> 'lead_id' AS lead_id, l -> 'custom_variables' ->> 'persona' AS persona,
+	   (l -> 'custom_variables' ->> 'consent_link') ~ '^https://consent\.example\.com/c/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$' AS consent_link,
+	   (ec.verify_consent_token(substr(l -> 'custom_variables' ->> 'consent_link', 31)) ->> 'status') AS token_status
+FROM ec.http_requests r, jsonb_array_elements(convert_from(r.body, 'UTF8')::jsonb -> 'leads') l
+WHERE r.idempotency_key LIKE 'feeder-%' ORDER BY 1;
+SELECT count(*) = count(http_request_id) AS every_lead_has_its_request FROM ec.campaign_leads;
 -- one consent token per fed lead
 SELECT count(*) AS tokens, count(DISTINCT t.lead_id) AS leads FROM ec.consent_tokens t
 JOIN ec.campaign_leads c ON c.lead_id = t.lead_id;
@@ -103,6 +116,7 @@ SELECT ec.persona_slot(85016, 45) = ec.persona_slot(85016, 45) AS stable, ec.per
 
 -- leave the shared database as found
 DELETE FROM ec.campaign_leads;
+DELETE FROM ec.http_requests WHERE idempotency_key LIKE 'feeder-%';
 DELETE FROM ec.email_events;
 DELETE FROM ec.consent_tokens;
 DELETE FROM ec.leads WHERE id BETWEEN 85000 AND 85099;
@@ -113,3 +127,4 @@ DELETE FROM ec.pipeline_events;
 DELETE FROM ec.job_runs;
 DELETE FROM ec.keys WHERE key_id LIKE 'feeder-test%';
 RESET ec.test_now;
+RESET ec.instantly_base_url;

@@ -35,7 +35,6 @@ static char *feeder_time_text = NULL;
 static char *refresh_days_text = NULL;
 static char *feeder_days_text = NULL;
 static char *test_now_text = NULL;
-static int	feeder_batch_size = 1000;
 static char *consent_form_url = NULL;
 
 static EcJobSetting job_settings[EC_JOB_COUNT] = {
@@ -238,12 +237,6 @@ CampaignInit(void)
 							   "ec.now() returns it; ec.job_due_date() and the feeder's local date follow it.",
 							   &test_now_text, "", PGC_SUSET, 0,
 							   NULL, NULL, NULL);
-	DefineCustomIntVariable("ec.feeder_batch_size",
-							"Leads per Instantly add-leads request made by the feeder.",
-							"Instantly accepts at most 1,000 leads per call.",
-							&feeder_batch_size, 1000, 1, 1000, PGC_SUSET, 0,
-							NULL, NULL, NULL);
-
 	DefineCustomStringVariable("ec.consent_form_url",
 							   "Consent form URL the feeder links each lead to; \"{token}\" is replaced by the token.",
 							   "Without \"{token}\", \"?token=...\" is appended. Empty: the token is sent as a custom variable.",
