@@ -472,6 +472,7 @@ EcVerifyRequest(bytea *body, Jsonb *headers, inet *client_ip, bool record,
 				EcRequestVerdict *verdict)
 {
 	TimestampTz now = GetCurrentTimestamp();
+	MemoryContext caller = CurrentMemoryContext;
 	EcOwnerScope scope;
 	int			retry_after = 0;
 	bool		checked = false;
@@ -507,7 +508,13 @@ EcVerifyRequest(bytea *body, Jsonb *headers, inet *client_ip, bool record,
 	if (record && checked)
 		EcReplayGuard(client_ip, now, verdict);
 
-	answer = EcVerdictJsonb(verdict, NULL, retry_after);
+	/* the answer outlives SPI_finish: build it in the caller's memory */
+	{
+		MemoryContext old = MemoryContextSwitchTo(caller);
+
+		answer = EcVerdictJsonb(verdict, NULL, retry_after);
+		MemoryContextSwitchTo(old);
+	}
 
 	if (record)
 	{
