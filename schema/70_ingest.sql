@@ -124,6 +124,13 @@ AS 'MODULE_PATHNAME', 'ec_ingest_unsigned';
 COMMENT ON FUNCTION ec.ingest_unsigned(bytea, text, text) IS
 	'ec.ingest_upload without the signature check, for bodies the caller vouches for (operators, server-side pulls)';
 
+CREATE FUNCTION ec.ingest_finish(upload_id bigint)
+RETURNS jsonb
+LANGUAGE c VOLATILE STRICT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'ec_ingest_finish';
+COMMENT ON FUNCTION ec.ingest_finish(bigint) IS
+	'Deduplicates the valid rows of an upload staged with ec.ingest_dedupe = deferred; answers as the upload would have';
+
 -- Progress of uploads running now. An upload reports through PostgreSQL's
 -- COPY progress slots (so it also shows in pg_stat_progress_copy, against
 -- ec.leads_staging); params 7 and up are ours.

@@ -3,6 +3,10 @@
 -- maps, each row is validated and staged with its reasons.
 SET client_min_messages = warning;
 \set VERBOSITY terse
+-- in a transaction rolled back at the end, on an empty lead table: the
+-- suites after this one see nothing of it, and it sees nothing of theirs
+BEGIN;
+TRUNCATE ec.leads CASCADE;
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set propstream_csv :abs_srcdir '/test/data/propstream_export_sample.csv'
 \set quirks_csv :abs_srcdir '/test/data/quirks.csv'
@@ -30,19 +34,33 @@ SELECT row_number, validation_status, reasons FROM pg_temp.staged();
 SELECT jsonb_pretty(record - 'years_owned') FROM pg_temp.staged() WHERE row_number = 12;
 SELECT (record ->> 'years_owned')::int >= 20 AS years_owned_from_sale_date FROM pg_temp.staged() WHERE row_number = 12;
 -- ZIP+4 kept apart, respellings left to identity
-SELECT record ->> 'property_address', record ->> 'property_zip', record -> 'extra' ->> 'zip4',
+SELECT record ->> 'property_address', record ->> 'property_zip', record ->> 'zip4',
 	   record -> 'phones', record -> 'emails'
   FROM pg_temp.staged() WHERE row_number IN (7, 9) ORDER BY row_number;
--- the DNC phone is not a phone to call: kept apart in extra
-SELECT record -> 'phones' AS phones, record -> 'extra' -> 'dnc_phones' AS dnc_phones FROM pg_temp.staged() WHERE row_number = 3;
+-- the DNC phone is not a phone to call: kept apart
+SELECT record -> 'phones' AS phones, record -> 'dnc_phones' AS dnc_phones FROM pg_temp.staged() WHERE row_number = 3;
+-- rows 7 and 9 respell rows 1 and 2: one property, one lead; they are the
+-- file's duplicates, merged into the lead the earlier row made
+SELECT row_number, validation_status, action, lead_id = first_value(lead_id) OVER (PARTITION BY lead_id ORDER BY row_number) AS same_lead
+  FROM ec.leads_staging WHERE upload_id = (SELECT max(id) FROM ec.ingest_uploads) AND row_number IN (1, 2, 7, 9)
+ ORDER BY lead_id, row_number;
+-- the leads: USPS spellings, E.164 phones, contacts of both rows, the DNC
+-- phone nowhere among the numbers to call, unmapped columns kept
+SELECT l.property_address, l.property_unit, l.property_zip, l.phones, l.emails, l.years_owned > 0 AS owned,
+	   l.campaign_status, l.sources
+  FROM ec.leads l ORDER BY l.property_address;
+SELECT count(*) AS leads_with_dnc_number_to_call FROM ec.leads WHERE '+18135554476' = ANY (phones);
+SELECT extra -> 'extra' ->> 'Property Type' AS property_type, extra ->> 'dnc_phones' AS dnc_phones
+  FROM ec.leads WHERE property_address LIKE '4405 %';
 -- the rejected row keeps every field as read
 SELECT jsonb_pretty(record) FROM pg_temp.staged() WHERE row_number = 11;
 -- the upload is recorded with its answer
 SELECT source, format, status, reason, byte_count, length(content_sha256) AS sha_len,
 	   counts ->> 'received' AS received, finished_at >= received_at AS finished
   FROM ec.ingest_uploads WHERE id = (SELECT max(id) FROM ec.ingest_uploads);
-SELECT event_type, ok, detail ->> 'reason' AS reason, duration_ms >= 0 AS timed
-  FROM ec.pipeline_events WHERE upload_id = (SELECT max(id) FROM ec.ingest_uploads);
+-- upload_received for the upload, dedupe_success for each batch (with its counts)
+SELECT event_type, ok, coalesce(detail ->> 'reason', detail ->> 'rows') AS reason_or_rows, duration_ms >= 0 AS timed
+  FROM ec.pipeline_events WHERE upload_id = (SELECT max(id) FROM ec.ingest_uploads) ORDER BY id;
 
 -- RFC 4180 and the files people really send: a BOM, CRLF, quoted commas,
 -- quotes and newlines, blank lines, a ragged row, header names twice or blank
@@ -56,14 +74,14 @@ SELECT record FROM pg_temp.staged();
 -- Each field's checks: bad contacts are dropped from a kept row, a bad
 -- property rejects the row.
 SELECT pg_temp.csv(E'address,city,state,zip,email,phone,owner age,owner occupied,estimated value,mak,county fips,verification_codes\n'
-	'1 A St,Austin,TX,78704,a@b.co,(512) 555-0100,130,Y,"$1,200",12345,6037,"ES01, ps01,BAD-1"\n'
-	'2 B St,Austin,TX,78704,a@@b.co,+44 20 7946 0958,seventy,maybe,-5,1234567890,48453,\n'
-	'3 C St,,TX,,,,,,,,,\n'
-	'4 D St,Austin,Texas,78704-123,,,,,,,,\n'
-	'5 E St,Austin,Tejas,78704,,,,,,,,\n'
+	'1 Quill Ln,Austin,TX,78704,a@b.co,(512) 555-0100,130,Y,"$1,200",12345,6037,"ES01, ps01,BAD-1"\n'
+	'2 Quill Ln,Austin,TX,78704,a@@b.co,+44 20 7946 0958,seventy,maybe,-5,1234567890,48453,\n'
+	'3 Quill Ln,,TX,,,,,,,,,\n'
+	'4 Quill Ln,Austin,Texas,78704-123,,,,,,,,\n'
+	'5 Quill Ln,Austin,Tejas,78704,,,,,,,,\n'
 	',Austin,TX,78704,,,,,,,,\n'
-	'6 F St,Austin,,78704,,,,,,,,\n'
-	'7 G St,Austin,TX,,,,,,,,,\n');
+	'6 Quill Ln,Austin,,78704,,,,,,,,\n'
+	'7 Quill Ln,Austin,TX,,,,,,,,,\n');
 SELECT row_number, validation_status, reasons, record FROM pg_temp.staged();
 
 -- A profile is data: a user adds one, without a release. Columns it does not
@@ -107,11 +125,38 @@ SELECT pg_temp.csv(E'address,state,zip\n,TX,78704\n,TX,78704\n,TX,78704\n1 Main 
 SELECT count(*) FROM pg_temp.staged() WHERE validation_status = 'rejected';
 RESET ec.ingest_rejected_shown;
 
--- batches: a small batch size stages the same rows
+-- batches: a small batch size stages and deduplicates the same rows, one
+-- dedupe_success event per batch; a duplicate across batches is still found
 SET ec.ingest_batch_rows = 2;
-SELECT pg_temp.csv(E'address,state,zip\n1 A St,TX,78704\n2 A St,TX,78704\n3 A St,TX,78704\n4 A St,TX,78704\n5 A St,TX,78704\n') ->> 'received';
-SELECT array_agg(row_number ORDER BY row_number) FROM pg_temp.staged();
+SELECT pg_temp.csv(E'address,state,zip\n1 Batch St,TX,78704\n2 Batch St,TX,78704\n3 Batch St,TX,78704\n'
+	'4 Batch St,TX,78704\n1 BATCH STREET,TX,78704\n');
+SELECT array_agg(row_number ORDER BY row_number), array_agg(validation_status ORDER BY row_number) FROM pg_temp.staged();
+SELECT detail ->> 'batch' AS batch, detail ->> 'rows' AS rows, detail ->> 'inserted' AS inserted, detail ->> 'merged' AS merged
+  FROM ec.pipeline_events WHERE event_type = 'dedupe_success' AND upload_id = (SELECT max(id) FROM ec.ingest_uploads)
+ ORDER BY id;
 RESET ec.ingest_batch_rows;
+
+-- Deferred deduplication: the upload stages and answers (a session under an
+-- API role's time limit can afford that); ec.ingest_finish does the rest
+SET ec.ingest_dedupe = deferred;
+SELECT pg_temp.csv(E'address,state,zip\n9 Later Ave,NV,89509\n9 LATER AVENUE,NV,89509\n,NV,89509\n') AS staged;
+SELECT count(*) AS leads_yet FROM ec.leads WHERE property_address LIKE '9 LATER%';
+RESET ec.ingest_dedupe;
+SELECT pg_temp.a(ec.ingest_finish((SELECT max(id) FROM ec.ingest_uploads))) AS finished;
+SELECT property_address FROM ec.leads WHERE property_address LIKE '9 LATER%';
+SELECT status, reason, counts ->> 'inserted' AS inserted, counts ? 'dedupe' AS still_deferred
+  FROM ec.ingest_uploads WHERE id = (SELECT max(id) FROM ec.ingest_uploads);
+SELECT event_type FROM ec.pipeline_events WHERE upload_id = (SELECT max(id) FROM ec.ingest_uploads) ORDER BY id;
+-- once only, and only for an upload that waits
+\set VERBOSITY sqlstate
+SAVEPOINT misuse;
+SELECT ec.ingest_finish((SELECT max(id) FROM ec.ingest_uploads));
+ROLLBACK TO misuse;
+SELECT ec.ingest_finish(-1);
+ROLLBACK TO misuse;
+\set VERBOSITY terse
 
 -- progress of uploads running now (none here); the view reads COPY's slots
 SELECT count(*) FROM ec.ingest_progress;
+
+ROLLBACK;

@@ -56,6 +56,17 @@ IngestCopyErrorContext(void *arg)
 		errcontext("upload line %llu", (unsigned long long) ic_cstate->cur_lineno);
 }
 
+/* Column names in jsonb's key order (qsort_arg comparator over indices). */
+static int
+IngestNameOrder(const void *a, const void *b, void *arg)
+{
+	char	  **names = (char **) arg;
+	const char *x = names[*(const int *) a];
+	const char *y = names[*(const int *) b];
+
+	return IngestJsonbKeyCmp(x, strlen(x), y, strlen(y));
+}
+
 /* A name for every column: the header, "column_N" when blank, "X (2)" twice. */
 static char **
 IngestColumnNames(char **fields, int nfields, int ncols, char ***bases)
@@ -117,7 +128,10 @@ IngestParseCsv(const char *body, size_t len, const IngestProfile *profile,
 	MemoryContext rowcxt;
 	ErrorContextCallback errcb;
 	int64		rownum = 0;
-	int			i;
+	int		   *xorder;
+	int			nx;
+	int			i,
+				k;
 
 	memset(res, 0, sizeof(*res));
 	/* a lone CR at the very end (a CRLF whose LF was trimmed) ends the last line */
@@ -204,6 +218,15 @@ IngestParseCsv(const char *body, size_t len, const IngestProfile *profile,
 		if (i >= ncols)
 			numbers[i] = -1;
 	}
+	/* unmapped columns, in the order their keys take in a jsonb object */
+	xorder = palloc(sizeof(int) * Max(ncols, 1));
+	nx = 0;
+	for (i = 0; i < ncols; i++)
+	{
+		if (targets[i] == IT_EXTRA)
+			xorder[nx++] = i;
+	}
+	qsort_arg(xorder, nx, sizeof(int), IngestNameOrder, names);
 	raw_keys = (const char **) names;
 	row.extra_keys = palloc(sizeof(char *) * width);
 	row.extra_values = palloc(sizeof(IngestValue) * width);
@@ -248,17 +271,18 @@ IngestParseCsv(const char *body, size_t len, const IngestProfile *profile,
 
 			row.raw_values[i].s = flen > 0 ? f : NULL;
 			row.raw_values[i].len = flen;
-			if (targets[i] == IT_EXTRA)
-			{
-				if (flen == 0)
-					continue;
-				row.extra_keys[row.nextra] = names[i];
-				row.extra_values[row.nextra].s = f;
-				row.extra_values[row.nextra].len = flen;
-				row.nextra++;
-			}
-			else
+			if (targets[i] != IT_EXTRA)
 				IngestRowAdd(&row, targets[i], f, flen, numbers[i]);
+		}
+		for (k = 0; k < nx; k++)
+		{
+			int			c = xorder[k];
+
+			if (c >= nfields || row.raw_values[c].s == NULL)
+				continue;
+			row.extra_keys[row.nextra] = names[c];
+			row.extra_values[row.nextra] = row.raw_values[c];
+			row.nextra++;
 		}
 		row.nraw = Min(nfields, width);
 		IngestCheckRow(&row, &checked);

@@ -31,6 +31,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/inet.h"
@@ -47,6 +48,13 @@
 int			ec_ingest_max_columns = 1000;
 int			ec_ingest_rejected_shown = 20;
 int			ec_ingest_batch_rows = 5000;
+int			ec_ingest_dedupe = INGEST_DEDUPE_INLINE;
+
+static const struct config_enum_entry ingest_dedupe_options[] = {
+	{"inline", INGEST_DEDUPE_INLINE, false},
+	{"deferred", INGEST_DEDUPE_DEFERRED, false},
+	{NULL, 0, false}
+};
 
 bool		ingest_in_parser = false;
 
@@ -77,6 +85,15 @@ IngestInit(void)
 							5000, 1, 1000000,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("ec.ingest_dedupe",
+							 "When an upload's valid rows are deduplicated into ec.leads.",
+							 "inline: within the upload; deferred: the upload stages and answers, "
+							 "ec.ingest_finish(upload_id) deduplicates later (a job, or a session without a statement timeout).",
+							 &ec_ingest_dedupe,
+							 INGEST_DEDUPE_INLINE, ingest_dedupe_options,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
 }
 
 /* Progress: COPY's slots against ec.leads_staging, plus ours (ingest.h). */
@@ -274,25 +291,100 @@ IngestNewUpload(int64 reserved_id, const char *source, const char *format, bytea
 }
 
 static void
-IngestFinishUpload(int64 upload_id, int status, const char *reason, Jsonb *answer, double ms)
+IngestFinishUpload(int64 upload_id, int status, const char *reason, Jsonb *answer, double ms,
+				   const char *event)
 {
-	Oid			types[5] = {INT8OID, INT4OID, TEXTOID, JSONBOID, FLOAT8OID};
-	Datum		values[5];
+	Oid			types[6] = {INT8OID, INT4OID, TEXTOID, JSONBOID, FLOAT8OID, TEXTOID};
+	Datum		values[6];
 
 	values[0] = Int64GetDatum(upload_id);
 	values[1] = Int32GetDatum(status);
 	values[2] = CStringGetTextDatum(reason);
 	values[3] = JsonbPGetDatum(answer);
 	values[4] = Float8GetDatum(ms);
+	values[5] = CStringGetTextDatum(event);
 	if (SPI_execute_with_args("UPDATE ec.ingest_uploads SET status = $2, reason = $3, counts = $4,"
-							  " finished_at = pg_catalog.clock_timestamp(), duration_ms = $5"
+							  " finished_at = pg_catalog.clock_timestamp(),"
+							  " duration_ms = COALESCE(duration_ms, 0) OPERATOR(pg_catalog.+) $5"
 							  " WHERE id OPERATOR(pg_catalog.=) $1",
 							  5, types, values, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not record the upload's answer");
 	if (SPI_execute_with_args("INSERT INTO ec.pipeline_events (event_type, ok, upload_id, duration_ms, detail)"
-							  " VALUES ('upload_received', $2 OPERATOR(pg_catalog.=) 200, $1, $5, $4)",
-							  5, types, values, NULL, false, 0) != SPI_OK_INSERT)
+							  " VALUES ($6, $2 OPERATOR(pg_catalog.=) 200, $1, $5, $4)",
+							  6, types, values, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not record the upload event");
+}
+
+/*
+ * Rows of this upload that became a lead an earlier row of the same file
+ * already became: marked duplicate_in_file (they were merged into it).
+ */
+static int64
+IngestMarkDuplicates(int64 upload_id)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+
+	values[0] = Int64GetDatum(upload_id);
+	if (SPI_execute_with_args("UPDATE ec.leads_staging s SET validation_status = 'duplicate_in_file'"
+							  " FROM (SELECT x.id, pg_catalog.row_number() OVER (PARTITION BY x.lead_id ORDER BY x.row_number) AS n"
+							  "  FROM ec.leads_staging x WHERE x.upload_id OPERATOR(pg_catalog.=) $1"
+							  "  AND x.lead_id IS NOT NULL) d"
+							  " WHERE s.id OPERATOR(pg_catalog.=) d.id AND d.n OPERATOR(pg_catalog.>) 1",
+							  1, types, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not mark duplicate rows");
+	return (int64) SPI_processed;
+}
+
+/* The first rejected rows of the upload: [{"row": n, "reasons": [...]}]. */
+static void
+IngestPushRejectedRows(int64 upload_id, int64 rejected, JsonbParseState **ps)
+{
+	Oid			types[2] = {INT8OID, INT4OID};
+	Datum		values[2];
+	uint64		i;
+
+	pushJsonbValue(ps, WJB_BEGIN_ARRAY, NULL);
+	if (rejected > 0 && ec_ingest_rejected_shown > 0)
+	{
+		values[0] = Int64GetDatum(upload_id);
+		values[1] = Int32GetDatum(ec_ingest_rejected_shown);
+		if (SPI_execute_with_args("SELECT s.row_number, s.reasons FROM ec.leads_staging s"
+								  " WHERE s.upload_id OPERATOR(pg_catalog.=) $1"
+								  " AND s.validation_status OPERATOR(pg_catalog.=) 'rejected'"
+								  " ORDER BY s.row_number LIMIT $2",
+								  2, types, values, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read the rejected rows");
+		for (i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			int32		row = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+			ArrayType  *arr = DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+			Datum	   *elems;
+			bool	   *nulls;
+			int			n,
+						k;
+
+			pushJsonbValue(ps, WJB_BEGIN_OBJECT, NULL);
+			AnsInt(ps, "row", row);
+			AnsKey(ps, "reasons");
+			pushJsonbValue(ps, WJB_BEGIN_ARRAY, NULL);
+			deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+			for (k = 0; k < n; k++)
+			{
+				JsonbValue	v;
+				char	   *r = TextDatumGetCString(elems[k]);
+
+				v.type = jbvString;
+				v.val.string.val = r;
+				v.val.string.len = strlen(r);
+				pushJsonbValue(ps, WJB_ELEM, &v);
+			}
+			pushJsonbValue(ps, WJB_END_ARRAY, NULL);
+			pushJsonbValue(ps, WJB_END_OBJECT, NULL);
+		}
+	}
+	pushJsonbValue(ps, WJB_END_ARRAY, NULL);
 }
 
 /*
@@ -354,6 +446,95 @@ IngestParseAndStage(const char *body, size_t len, const char *format, const Inge
 	PG_END_TRY();
 }
 
+/* A copy of an answer in the caller's memory (SPI_finish frees SPI's). */
+static Jsonb *
+IngestCopyOut(Jsonb *answer, MemoryContext caller)
+{
+	Jsonb	   *copy = MemoryContextAlloc(caller, VARSIZE(answer));
+
+	memcpy(copy, answer, VARSIZE(answer));
+	return copy;
+}
+
+/* Milliseconds since t0. */
+static double
+IngestMsSince(TimestampTz t0)
+{
+	long		secs;
+	int			usecs;
+
+	TimestampDifference(t0, GetCurrentTimestamp(), &secs, &usecs);
+	return (double) secs * 1000.0 + (double) usecs / 1000.0;
+}
+
+/* What an upload's rows came to, for its answer. */
+typedef struct IngestOutcome
+{
+	int64		received;
+	int64		rejected;		/* by the checks here and by identity */
+	bool		deduplicated;	/* false: rows wait for ec.ingest_finish */
+	IngestUpsertCounts counts;
+	int64		duplicates;
+} IngestOutcome;
+
+/* 422 when nothing could be read or every row was refused, else 200. */
+static int
+IngestStatus(const IngestParseResult *res, const IngestOutcome *out, const char **reason)
+{
+	if (res->reason != NULL)
+	{
+		*reason = res->reason;
+		return 422;
+	}
+	if (out->rejected == out->received)
+	{
+		*reason = "all_rows_rejected";
+		return 422;
+	}
+	*reason = out->rejected > 0 ? "some_rows_rejected" : "ok";
+	return 200;
+}
+
+static Jsonb *
+IngestAnswer(int status, const char *reason, const IngestParseResult *res, int64 upload_id,
+			 const char *source, const char *format, const IngestOutcome *out, double ms)
+{
+	JsonbParseState *ps = NULL;
+
+	pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
+	AnsInt(&ps, "status", status);
+	AnsText(&ps, "reason", reason);
+	if (res != NULL && res->detail != NULL)
+		AnsText(&ps, "detail", res->detail);
+	if (res != NULL && res->line > 0)
+		AnsInt(&ps, "line", res->line);
+	AnsInt(&ps, "upload_id", upload_id);
+	AnsText(&ps, "source", source);
+	AnsText(&ps, "format", format);
+	if (res == NULL || res->reason == NULL)
+	{
+		AnsInt(&ps, "received", out->received);
+		if (out->deduplicated)
+		{
+			AnsInt(&ps, "inserted", out->counts.inserted);
+			AnsInt(&ps, "merged", out->counts.merged);
+			AnsInt(&ps, "unchanged", out->counts.unchanged);
+		}
+		else
+			AnsText(&ps, "dedupe", "deferred");
+		AnsInt(&ps, "rejected", out->rejected);
+		if (out->deduplicated)
+		{
+			AnsInt(&ps, "duplicate_in_file", out->duplicates);
+			AnsInt(&ps, "conflicts", out->counts.conflicts);
+		}
+		AnsKey(&ps, "rejected_rows");
+		IngestPushRejectedRows(upload_id, out->rejected, &ps);
+	}
+	AnsMs(&ps, "duration_ms", ms);
+	return JsonbValueToJsonb(pushJsonbValue(&ps, WJB_END_OBJECT, NULL));
+}
+
 /*
  * One upload.  verify: check the signature first (ec.ingest_upload);
  * otherwise the caller vouches for the body (ec.ingest_unsigned).
@@ -363,6 +544,7 @@ IngestRun(bytea *body, Jsonb *headers, const char *source, inet *client_ip,
 		  const char *content_type, bool verify)
 {
 	TimestampTz t0 = GetCurrentTimestamp();
+	MemoryContext caller = CurrentMemoryContext;
 	IngestProfile *profile;
 	const char *data;
 	size_t		len;
@@ -373,12 +555,10 @@ IngestRun(bytea *body, Jsonb *headers, const char *source, inet *client_ip,
 	int64		upload_id;
 	IngestStager *st;
 	IngestParseResult res;
-	JsonbParseState *ps = NULL;
+	IngestOutcome out;
 	int			status;
 	const char *reason;
 	Jsonb	   *answer;
-	long		secs;
-	int			usecs;
 	double		ms;
 
 	if (source == NULL)
@@ -408,6 +588,7 @@ IngestRun(bytea *body, Jsonb *headers, const char *source, inet *client_ip,
 		refusal = EcVerifyRequest(body, headers, client_ip, true, &verdict);
 		if (verdict.status != 200)
 		{
+			refusal = IngestCopyOut(refusal, caller);
 			pgstat_progress_end_command();
 			SPI_finish();
 			return refusal;
@@ -425,50 +606,97 @@ IngestRun(bytea *body, Jsonb *headers, const char *source, inet *client_ip,
 	upload_id = IngestNewUpload(reserved_id, source, format, body, sha, key_id, client_ip);
 	IngestProgressStart(upload_id, INGEST_PHASE_PARSING, (int64) len);
 
-	st = IngestStagerBegin(upload_id);
+	st = IngestStagerBegin(upload_id, source, ec_ingest_dedupe == INGEST_DEDUPE_INLINE);
 	IngestParseAndStage(data, len, format, profile, st, &res);
 
-	if (res.reason != NULL)
-	{
-		status = 422;
-		reason = res.reason;
-	}
-	else if (IngestStagerRejected(st) == IngestStagerRows(st))
-	{
-		status = 422;
-		reason = "all_rows_rejected";
-	}
-	else
-	{
-		status = 200;
-		reason = IngestStagerRejected(st) > 0 ? "some_rows_rejected" : "ok";
-	}
-
-	TimestampDifference(t0, GetCurrentTimestamp(), &secs, &usecs);
-	ms = (double) secs * 1000.0 + (double) usecs / 1000.0;
-
-	pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
-	AnsInt(&ps, "status", status);
-	AnsText(&ps, "reason", reason);
-	if (res.detail != NULL)
-		AnsText(&ps, "detail", res.detail);
-	if (res.line > 0)
-		AnsInt(&ps, "line", res.line);
-	AnsInt(&ps, "upload_id", upload_id);
-	AnsText(&ps, "source", source);
-	AnsText(&ps, "format", format);
+	memset(&out, 0, sizeof(out));
 	if (res.reason == NULL)
 	{
-		AnsInt(&ps, "received", IngestStagerRows(st));
-		AnsInt(&ps, "valid", IngestStagerRows(st) - IngestStagerRejected(st));
-		AnsInt(&ps, "rejected", IngestStagerRejected(st));
-		AnsKey(&ps, "rejected_rows");
-		IngestStagerPushRejected(st, &ps);
+		out.received = IngestStagerRows(st);
+		out.counts = *IngestStagerCounts(st);
+		out.rejected = IngestStagerRejected(st) + out.counts.rejected;
+		out.deduplicated = ec_ingest_dedupe == INGEST_DEDUPE_INLINE;
+		if (out.deduplicated)
+			out.duplicates = IngestMarkDuplicates(upload_id);
 	}
-	AnsMs(&ps, "duration_ms", ms);
-	answer = JsonbValueToJsonb(pushJsonbValue(&ps, WJB_END_OBJECT, NULL));
+	status = IngestStatus(&res, &out, &reason);
+	ms = IngestMsSince(t0);
+	answer = IngestAnswer(status, reason, &res, upload_id, source, format, &out, ms);
 
-	IngestFinishUpload(upload_id, status, reason, answer, ms);
+	IngestFinishUpload(upload_id, status, reason, answer, ms, "upload_received");
+	answer = IngestCopyOut(answer, caller);
+	pgstat_progress_end_command();
+	SPI_finish();
+	return answer;
+}
+
+/*
+ * The deduplication an upload staged with ec.ingest_dedupe = deferred left
+ * for later (a background job, or a session without the API roles' time
+ * limit): the valid rows through identity's bulk path, the answer and the
+ * upload row brought up to date.
+ */
+static Jsonb *
+IngestFinish(int64 upload_id)
+{
+	TimestampTz t0 = GetCurrentTimestamp();
+	MemoryContext caller = CurrentMemoryContext;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+	bool		isnull;
+	char	   *source;
+	char	   *format;
+	int			old_status;
+	IngestStager *st;
+	IngestOutcome out;
+	IngestParseResult res;
+	int			status;
+	const char *reason;
+	Jsonb	   *answer;
+	double		ms;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	values[0] = Int64GetDatum(upload_id);
+	if (SPI_execute_with_args("SELECT u.source, u.format, u.status, u.counts OPERATOR(pg_catalog.->>) 'dedupe'"
+							  " FROM ec.ingest_uploads u WHERE u.id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+							  1, types, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the upload");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("upload " INT64_FORMAT " does not exist", upload_id)));
+	source = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	format = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	old_status = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	if (isnull || old_status != 200 || SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("upload " INT64_FORMAT " has no rows waiting for deduplication", upload_id),
+				 errhint("Only an upload staged with ec.ingest_dedupe = deferred and answered 200 waits for ec.ingest_finish.")));
+
+	IngestProgressStart(upload_id, INGEST_PHASE_DEDUPLICATING, 0);
+	st = IngestStagerBegin(upload_id, source, true);
+	IngestStagerUpsertWaiting(st);
+
+	memset(&out, 0, sizeof(out));
+	memset(&res, 0, sizeof(res));
+	out.deduplicated = true;
+	out.counts = *IngestStagerCounts(st);
+	out.duplicates = IngestMarkDuplicates(upload_id);
+	if (SPI_execute_with_args("SELECT pg_catalog.count(*),"
+							  " pg_catalog.count(*) FILTER (WHERE s.validation_status OPERATOR(pg_catalog.=) 'rejected')"
+							  " FROM ec.leads_staging s WHERE s.upload_id OPERATOR(pg_catalog.=) $1",
+							  1, types, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not count the staged rows");
+	out.received = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	out.rejected = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+
+	status = IngestStatus(&res, &out, &reason);
+	ms = IngestMsSince(t0);
+	answer = IngestAnswer(status, reason, NULL, upload_id, source, format, &out, ms);
+	IngestFinishUpload(upload_id, status, reason, answer, ms, "upload_deduplicated");
+	answer = IngestCopyOut(answer, caller);
 	pgstat_progress_end_command();
 	SPI_finish();
 	return answer;
@@ -485,6 +713,15 @@ ec_ingest_upload(PG_FUNCTION_ARGS)
 								PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)),
 								PG_ARGISNULL(3) ? NULL : PG_GETARG_INET_PP(3),
 								NULL, true));
+}
+
+PG_FUNCTION_INFO_V1(ec_ingest_finish);
+
+/* ec.ingest_finish(upload_id): the deferred deduplication of an upload */
+Datum
+ec_ingest_finish(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_JSONB_P(IngestFinish(PG_GETARG_INT64(0)));
 }
 
 PG_FUNCTION_INFO_V1(ec_ingest_unsigned);

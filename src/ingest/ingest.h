@@ -29,6 +29,10 @@
 extern int	ec_ingest_max_columns;
 extern int	ec_ingest_rejected_shown;
 extern int	ec_ingest_batch_rows;
+extern int	ec_ingest_dedupe;
+
+#define INGEST_DEDUPE_INLINE	0
+#define INGEST_DEDUPE_DEFERRED	1
 
 /* True while COPY or jsonb_in reads the body: their errors are the body's. */
 extern bool ingest_in_parser;
@@ -176,17 +180,30 @@ typedef struct IngestChecked
 } IngestChecked;
 
 extern void IngestCheckRow(const IngestRow *row, IngestChecked *out);
+/* jsonb's order of object keys: by length, then bytes */
+extern int	IngestJsonbKeyCmp(const char *a, size_t alen, const char *b, size_t blen);
 
 /* Staging (stage.c): rows are buffered and written in batches. */
 typedef struct IngestStager IngestStager;
 
-extern IngestStager *IngestStagerBegin(int64 upload_id);
+/* What identity's bulk path did with the valid rows (ec.upsert_staged_leads). */
+typedef struct IngestUpsertCounts
+{
+	int64		inserted;
+	int64		merged;
+	int64		unchanged;
+	int64		rejected;
+	int64		conflicts;
+} IngestUpsertCounts;
+
+extern IngestStager *IngestStagerBegin(int64 upload_id, const char *source, bool dedupe);
+/* the upload's valid rows through identity now (ec.ingest_finish) */
+extern void IngestStagerUpsertWaiting(IngestStager *st);
 extern void IngestStagerAdd(IngestStager *st, int64 row_number, const IngestChecked *checked);
 extern void IngestStagerFinish(IngestStager *st);
 extern int64 IngestStagerRows(const IngestStager *st);
 extern int64 IngestStagerRejected(const IngestStager *st);
-/* the first rejected rows: [{"row": n, "reasons": [...]}] */
-extern void IngestStagerPushRejected(const IngestStager *st, JsonbParseState **state);
+extern const IngestUpsertCounts *IngestStagerCounts(const IngestStager *st);
 
 /* Parsers: feed every row to the stager; return NULL or a reason code. */
 typedef struct IngestParseResult

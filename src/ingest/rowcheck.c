@@ -161,46 +161,6 @@ PushStringN(JsonbParseState **st, JsonbIteratorToken tok, const char *s, size_t 
 	pushJsonbValue(st, tok, &v);
 }
 
-static void
-PushNumeric(JsonbParseState **st, Numeric n)
-{
-	JsonbValue	v;
-
-	v.type = jbvNumeric;
-	v.val.numeric = n;
-	pushJsonbValue(st, WJB_VALUE, &v);
-}
-
-static void
-PushBool(JsonbParseState **st, bool b)
-{
-	JsonbValue	v;
-
-	v.type = jbvBool;
-	v.val.boolean = b;
-	pushJsonbValue(st, WJB_VALUE, &v);
-}
-
-/* key: folded text of at most max bytes (a longer value is cut, with a reason). */
-static void
-PushText(JsonbParseState **st, const char *key, const IngestValue *v, size_t max, uint32 *reasons)
-{
-	char	   *buf;
-	size_t		n;
-	bool		cut;
-
-	if (v->s == NULL)
-		return;
-	buf = palloc(max + 1);
-	n = ec_field_text(v->s, v->len, buf, max + 1, &cut);
-	if (cut)
-		*reasons |= 1u << IR_FIELD_TRUNCATED;
-	if (n == 0)
-		return;
-	PushKey(st, key);
-	PushStringN(st, WJB_VALUE, buf, n);
-}
-
 /* Today's date in the session time zone, once per transaction. */
 static void
 IngestToday(int *y, int *m, int *d)
@@ -315,75 +275,228 @@ IngestRawRecord(const IngestRow *row)
 	return JsonbValueToJsonb(res);
 }
 
+/*
+ * The record's keys in jsonb's order (by length, then bytes).  Pushed in
+ * this order, the sort jsonb does at the end of an object finds the keys
+ * already sorted and costs one pass instead of a sort per row.
+ */
+typedef enum RecKey
+{
+	RK_APN,
+	RK_MAK,
+	RK_ZIP4,
+	RK_EXTRA,
+	RK_EMAILS,
+	RK_PHONES,
+	RK_PAYLOAD,
+	RK_LAST_NAME,
+	RK_OWNER_AGE,
+	RK_DNC_PHONES,
+	RK_FIRST_NAME,
+	RK_COUNTY_FIPS,
+	RK_YEARS_OWNED,
+	RK_PROPERTY_ZIP,
+	RK_PROPERTY_CITY,
+	RK_PROPERTY_UNIT,
+	RK_OWNER_OCCUPIED,
+	RK_PROPERTY_STATE,
+	RK_ESTIMATED_VALUE,
+	RK_ESTIMATED_EQUITY,
+	RK_PROPERTY_ADDRESS,
+	RK_ASSIGNED_BROKER_ID,
+	RK_VERIFICATION_CODES,
+	RK_COUNT
+} RecKey;
+
+static const char *const rec_key_names[RK_COUNT] = {
+	[RK_APN] = "apn",
+	[RK_MAK] = "mak",
+	[RK_ZIP4] = "zip4",
+	[RK_EXTRA] = "extra",
+	[RK_EMAILS] = "emails",
+	[RK_PHONES] = "phones",
+	[RK_PAYLOAD] = "payload",
+	[RK_LAST_NAME] = "last_name",
+	[RK_OWNER_AGE] = "owner_age",
+	[RK_DNC_PHONES] = "dnc_phones",
+	[RK_FIRST_NAME] = "first_name",
+	[RK_COUNTY_FIPS] = "county_fips",
+	[RK_YEARS_OWNED] = "years_owned",
+	[RK_PROPERTY_ZIP] = "property_zip",
+	[RK_PROPERTY_CITY] = "property_city",
+	[RK_PROPERTY_UNIT] = "property_unit",
+	[RK_OWNER_OCCUPIED] = "owner_occupied",
+	[RK_PROPERTY_STATE] = "property_state",
+	[RK_ESTIMATED_VALUE] = "estimated_value",
+	[RK_ESTIMATED_EQUITY] = "estimated_equity",
+	[RK_PROPERTY_ADDRESS] = "property_address",
+	[RK_ASSIGNED_BROKER_ID] = "assigned_broker_id",
+	[RK_VERIFICATION_CODES] = "verification_codes",
+};
+
+/* jsonb's key order: shorter first, then bytewise. */
+int
+IngestJsonbKeyCmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	int			c;
+
+	if (alen != blen)
+		return alen < blen ? -1 : 1;
+	c = memcmp(a, b, alen);
+	return c;
+}
+
+/* The list above must stay in that order; checked once per backend. */
+static void
+IngestCheckKeyOrder(void)
+{
+	static bool checked = false;
+	int			k;
+
+	if (checked)
+		return;
+	for (k = 1; k < RK_COUNT; k++)
+	{
+		if (IngestJsonbKeyCmp(rec_key_names[k - 1], strlen(rec_key_names[k - 1]),
+							  rec_key_names[k], strlen(rec_key_names[k])) >= 0)
+			elog(ERROR, "record key \"%s\" is out of order", rec_key_names[k]);
+	}
+	checked = true;
+}
+
+/* A list of canonical strings (contacts, codes). */
+typedef struct StrList
+{
+	int			n;
+	char	   *v[INGEST_MAX_CONTACTS];
+} StrList;
+
+/* Adds s unless it is there already, in any list of seen. */
+static bool
+StrListAdd(StrList *l, const char *s, StrList *const *seen, int nseen)
+{
+	int			i,
+				k;
+
+	for (k = 0; k < nseen; k++)
+	{
+		for (i = 0; i < seen[k]->n; i++)
+		{
+			if (strcmp(seen[k]->v[i], s) == 0)
+				return false;
+		}
+	}
+	if (l->n >= INGEST_MAX_CONTACTS)
+		return false;
+	l->v[l->n++] = pstrdup(s);
+	return true;
+}
+
+static void
+SetString(JsonbValue *v, bool *have, const char *s, size_t len)
+{
+	v->type = jbvString;
+	v->val.string.val = (char *) s;
+	v->val.string.len = (int) len;
+	*have = true;
+}
+
+static void
+SetNumeric(JsonbValue *v, bool *have, Numeric n)
+{
+	v->type = jbvNumeric;
+	v->val.numeric = n;
+	*have = true;
+}
+
+/* Folded text of at most max bytes (a longer value is cut, with a reason). */
+static void
+SetText(JsonbValue *v, bool *have, const IngestValue *in, size_t max, uint32 *reasons)
+{
+	char	   *buf;
+	size_t		n;
+	bool		cut;
+
+	if (in->s == NULL)
+		return;
+	buf = palloc(max + 1);
+	n = ec_field_text(in->s, in->len, buf, max + 1, &cut);
+	if (cut)
+		*reasons |= 1u << IR_FIELD_TRUNCATED;
+	if (n > 0)
+		SetString(v, have, buf, n);
+}
+
+static Numeric
+MoneyNumeric(const char *m)
+{
+	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(m),
+											   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+}
+
 void
 IngestCheckRow(const IngestRow *row, IngestChecked *out)
 {
 	JsonbParseState *st = NULL;
-	JsonbValue *res;
+	JsonbValue	sv[RK_COUNT];
+	bool		have[RK_COUNT] = {false};
+	StrList		emails = {0},
+				phones = {0},
+				dnc_phones = {0},
+				codes = {0};
+	StrList    *seen[4] = {&emails, &phones, &dnc_phones, &codes};
 	char		state[3];
 	char		zip5[6];
 	char		zip4[5];
 	char		buf[EC_EMAIL_MAX + 1];
+	char		m[EC_MONEY_MAX + 1];
 	uint32		reasons;
 	const IngestValue *v;
 	EcFieldStatus s;
 	int64		iv;
 	bool		b;
-	int			i;
-	char	  **seen;
-	int			nseen;
-	char	   *dnc_phones[INGEST_MAX_CONTACTS];
-	int			ndnc_phones = 0;
+	int			i,
+				k;
 
+	IngestCheckKeyOrder();
 	reasons = IngestPropertyReasons(row, state, zip5, zip4);
 	out->rejected = reasons != 0;
 
-	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-
-	PushText(&st, "first_name", &row->scalar[IT_FIRST_NAME], INGEST_NAME_MAX, &reasons);
-	PushText(&st, "last_name", &row->scalar[IT_LAST_NAME], INGEST_NAME_MAX, &reasons);
-	PushText(&st, "property_address", &row->scalar[IT_PROPERTY_ADDRESS], INGEST_STREET_MAX, &reasons);
-	PushText(&st, "property_unit", &row->scalar[IT_PROPERTY_UNIT], INGEST_UNIT_MAX, &reasons);
-	PushText(&st, "property_city", &row->scalar[IT_PROPERTY_CITY], INGEST_CITY_MAX, &reasons);
+	/* each field: its canonical value, or its reason */
+	SetText(&sv[RK_FIRST_NAME], &have[RK_FIRST_NAME], &row->scalar[IT_FIRST_NAME], INGEST_NAME_MAX, &reasons);
+	SetText(&sv[RK_LAST_NAME], &have[RK_LAST_NAME], &row->scalar[IT_LAST_NAME], INGEST_NAME_MAX, &reasons);
+	SetText(&sv[RK_PROPERTY_ADDRESS], &have[RK_PROPERTY_ADDRESS], &row->scalar[IT_PROPERTY_ADDRESS],
+			INGEST_STREET_MAX, &reasons);
+	SetText(&sv[RK_PROPERTY_UNIT], &have[RK_PROPERTY_UNIT], &row->scalar[IT_PROPERTY_UNIT],
+			INGEST_UNIT_MAX, &reasons);
+	SetText(&sv[RK_PROPERTY_CITY], &have[RK_PROPERTY_CITY], &row->scalar[IT_PROPERTY_CITY],
+			INGEST_CITY_MAX, &reasons);
+	SetText(&sv[RK_APN], &have[RK_APN], &row->scalar[IT_APN], INGEST_APN_MAX, &reasons);
 	if (state[0] != '\0')
-	{
-		PushKey(&st, "property_state");
-		PushStringN(&st, WJB_VALUE, state, 2);
-	}
+		SetString(&sv[RK_PROPERTY_STATE], &have[RK_PROPERTY_STATE], pnstrdup(state, 2), 2);
 	if (zip5[0] != '\0')
-	{
-		PushKey(&st, "property_zip");
-		PushStringN(&st, WJB_VALUE, zip5, 5);
-	}
-	PushText(&st, "apn", &row->scalar[IT_APN], INGEST_APN_MAX, &reasons);
+		SetString(&sv[RK_PROPERTY_ZIP], &have[RK_PROPERTY_ZIP], pnstrdup(zip5, 5), 5);
+	if (zip4[0] != '\0')
+		SetString(&sv[RK_ZIP4], &have[RK_ZIP4], pnstrdup(zip4, 4), 4);
 
 	v = &row->scalar[IT_COUNTY_FIPS];
 	s = ec_field_digits(v->s, v->len, 5, buf);
 	if (s == EC_FIELD_OK)
-	{
-		PushKey(&st, "county_fips");
-		PushStringN(&st, WJB_VALUE, pnstrdup(buf, 5), 5);
-	}
+		SetString(&sv[RK_COUNTY_FIPS], &have[RK_COUNTY_FIPS], pnstrdup(buf, 5), 5);
 	else if (s != EC_FIELD_EMPTY)
 		reasons |= 1u << IR_BAD_COUNTY_FIPS;
 
 	v = &row->scalar[IT_MAK];
 	s = ec_field_digits(v->s, v->len, 10, buf);
 	if (s == EC_FIELD_OK)
-	{
-		PushKey(&st, "mak");
-		PushStringN(&st, WJB_VALUE, pnstrdup(buf, 10), 10);
-	}
+		SetString(&sv[RK_MAK], &have[RK_MAK], pnstrdup(buf, 10), 10);
 	else if (s != EC_FIELD_EMPTY)
 		reasons |= 1u << IR_BAD_MAK;
 
 	v = &row->scalar[IT_OWNER_AGE];
 	s = ec_field_int(v->s, v->len, 18, 120, &iv);
 	if (s == EC_FIELD_OK)
-	{
-		PushKey(&st, "owner_age");
-		PushNumeric(&st, int64_to_numeric(iv));
-	}
+		SetNumeric(&sv[RK_OWNER_AGE], &have[RK_OWNER_AGE], int64_to_numeric(iv));
 	else if (s == EC_FIELD_OUT_OF_RANGE)
 		reasons |= 1u << IR_OWNER_AGE_OUT_OF_RANGE;
 	else if (s != EC_FIELD_EMPTY)
@@ -393,39 +506,26 @@ IngestCheckRow(const IngestRow *row, IngestChecked *out)
 	s = ec_field_bool(v->s, v->len, &b);
 	if (s == EC_FIELD_OK)
 	{
-		PushKey(&st, "owner_occupied");
-		PushBool(&st, b);
+		sv[RK_OWNER_OCCUPIED].type = jbvBool;
+		sv[RK_OWNER_OCCUPIED].val.boolean = b;
+		have[RK_OWNER_OCCUPIED] = true;
 	}
 	else if (s != EC_FIELD_EMPTY)
 		reasons |= 1u << IR_BAD_OWNER_OCCUPIED;
 
-	{
-		char		m[EC_MONEY_MAX + 1];
+	v = &row->scalar[IT_ESTIMATED_VALUE];
+	s = ec_field_money(v->s, v->len, m);
+	if (s == EC_FIELD_OK && m[0] != '-')
+		SetNumeric(&sv[RK_ESTIMATED_VALUE], &have[RK_ESTIMATED_VALUE], MoneyNumeric(m));
+	else if (s != EC_FIELD_EMPTY)
+		reasons |= 1u << IR_BAD_ESTIMATED_VALUE;
 
-		v = &row->scalar[IT_ESTIMATED_VALUE];
-		s = ec_field_money(v->s, v->len, m);
-		if (s == EC_FIELD_OK && m[0] != '-')
-		{
-			PushKey(&st, "estimated_value");
-			PushNumeric(&st, DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(m),
-																 ObjectIdGetDatum(InvalidOid),
-																 Int32GetDatum(-1))));
-		}
-		else if (s != EC_FIELD_EMPTY)
-			reasons |= 1u << IR_BAD_ESTIMATED_VALUE;
-
-		v = &row->scalar[IT_ESTIMATED_EQUITY];
-		s = ec_field_money(v->s, v->len, m);
-		if (s == EC_FIELD_OK)
-		{
-			PushKey(&st, "estimated_equity");
-			PushNumeric(&st, DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(m),
-																 ObjectIdGetDatum(InvalidOid),
-																 Int32GetDatum(-1))));
-		}
-		else if (s != EC_FIELD_EMPTY)
-			reasons |= 1u << IR_BAD_ESTIMATED_EQUITY;
-	}
+	v = &row->scalar[IT_ESTIMATED_EQUITY];
+	s = ec_field_money(v->s, v->len, m);
+	if (s == EC_FIELD_OK)
+		SetNumeric(&sv[RK_ESTIMATED_EQUITY], &have[RK_ESTIMATED_EQUITY], MoneyNumeric(m));
+	else if (s != EC_FIELD_EMPTY)
+		reasons |= 1u << IR_BAD_ESTIMATED_EQUITY;
 
 	/* years owned: given, or from the last sale's date */
 	v = &row->scalar[IT_YEARS_OWNED];
@@ -454,201 +554,167 @@ IngestCheckRow(const IngestRow *row, IngestChecked *out)
 			reasons |= 1u << IR_BAD_LAST_SALE_DATE;
 	}
 	if (s == EC_FIELD_OK)
-	{
-		PushKey(&st, "years_owned");
-		PushNumeric(&st, int64_to_numeric(iv));
-	}
+		SetNumeric(&sv[RK_YEARS_OWNED], &have[RK_YEARS_OWNED], int64_to_numeric(iv));
 
 	v = &row->scalar[IT_ASSIGNED_BROKER_ID];
 	s = ec_field_int(v->s, v->len, 1, INT64CONST(999999999999999), &iv);
 	if (s == EC_FIELD_OK)
-	{
-		PushKey(&st, "assigned_broker_id");
-		PushNumeric(&st, int64_to_numeric(iv));
-	}
+		SetNumeric(&sv[RK_ASSIGNED_BROKER_ID], &have[RK_ASSIGNED_BROKER_ID], int64_to_numeric(iv));
 	else if (s != EC_FIELD_EMPTY)
 		reasons |= 1u << IR_BAD_ASSIGNED_BROKER_ID;
 
 	/* contacts: canonical, without duplicates, order kept */
-	seen = palloc(sizeof(char *) * INGEST_MAX_CONTACTS * 3);
-	nseen = 0;
-	if (row->nemails > 0)
+	for (i = 0; i < row->nemails; i++)
 	{
-		bool		opened = false;
-
-		for (i = 0; i < row->nemails; i++)
-		{
-			int			k;
-
-			if (ec_field_email(row->emails[i].s, row->emails[i].len, buf) != EC_FIELD_OK)
-			{
-				reasons |= 1u << IR_INVALID_EMAIL;
-				continue;
-			}
-			for (k = 0; k < nseen && strcmp(seen[k], buf) != 0; k++)
-				;
-			if (k < nseen)
-				continue;
-			seen[nseen++] = pstrdup(buf);
-			if (!opened)
-			{
-				PushKey(&st, "emails");
-				pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
-				opened = true;
-			}
-			PushStringN(&st, WJB_ELEM, seen[nseen - 1], strlen(buf));
-		}
-		if (opened)
-			pushJsonbValue(&st, WJB_END_ARRAY, NULL);
+		if (ec_field_email(row->emails[i].s, row->emails[i].len, buf) != EC_FIELD_OK)
+			reasons |= 1u << IR_INVALID_EMAIL;
+		else
+			StrListAdd(&emails, buf, seen, 1);
 	}
-	if (row->nphones > 0)
+	for (i = 0; i < row->nphones; i++)
 	{
-		bool		opened = false;
 		char		p[EC_PHONE_LEN + 1];
 
-		for (i = 0; i < row->nphones; i++)
+		if (ec_field_phone(row->phones[i].s, row->phones[i].len, p) != EC_FIELD_OK)
+			reasons |= 1u << IR_INVALID_PHONE;
+		else if (row->phones[i].number >= 0 && IngestPhoneOnDnc(row, row->phones[i].number))
 		{
-			int			k;
-
-			if (ec_field_phone(row->phones[i].s, row->phones[i].len, p) != EC_FIELD_OK)
-			{
-				reasons |= 1u << IR_INVALID_PHONE;
-				continue;
-			}
-			for (k = 0; k < nseen && strcmp(seen[k], p) != 0; k++)
-				;
-			if (k < nseen)
-				continue;
-			seen[nseen++] = pstrdup(p);
-			if (row->phones[i].number >= 0 && IngestPhoneOnDnc(row, row->phones[i].number))
-			{
-				/* on a do-not-call list: kept apart, never a number to call */
-				reasons |= 1u << IR_PHONE_ON_DNC;
-				dnc_phones[ndnc_phones++] = seen[nseen - 1];
-				continue;
-			}
-			if (!opened)
-			{
-				PushKey(&st, "phones");
-				pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
-				opened = true;
-			}
-			PushStringN(&st, WJB_ELEM, seen[nseen - 1], EC_PHONE_LEN);
+			/* on a do-not-call list: kept apart, never a number to call */
+			reasons |= 1u << IR_PHONE_ON_DNC;
+			StrListAdd(&dnc_phones, p, seen + 1, 2);
 		}
-		if (opened)
-			pushJsonbValue(&st, WJB_END_ARRAY, NULL);
+		else
+			StrListAdd(&phones, p, seen + 1, 2);
 	}
-	if (row->ncodes > 0)
+	for (i = 0; i < row->ncodes; i++)
 	{
-		bool		opened = false;
+		const char *c = row->codes[i].s;
+		const char *end = c + row->codes[i].len;
 
-		for (i = 0; i < row->ncodes; i++)
+		/* Melissa sends "AS01,ES01,PS01" */
+		while (c < end)
 		{
-			const char *c = row->codes[i].s;
-			const char *end = c + row->codes[i].len;
+			const char *t;
+			char		code[9];
+			int			n = 0;
+			bool		ok = true;
 
-			/* Melissa sends "AS01,ES01,PS01" */
-			while (c < end)
+			while (c < end && (*c == ',' || *c == ' ' || *c == ';' || *c == '\t'))
+				c++;
+			if (c >= end)
+				break;
+			for (t = c; t < end && *t != ',' && *t != ' ' && *t != ';' && *t != '\t'; t++)
 			{
-				const char *t;
-				char		code[9];
-				int			n = 0;
-				bool		ok = true;
-				int			k;
+				char		ch = *t;
 
-				while (c < end && (*c == ',' || *c == ' ' || *c == ';' || *c == '\t'))
-					c++;
-				if (c >= end)
-					break;
-				for (t = c; t < end && *t != ',' && *t != ' ' && *t != ';' && *t != '\t'; t++)
-				{
-					char		ch = *t;
-
-					if (ch >= 'a' && ch <= 'z')
-						ch = (char) (ch - ('a' - 'A'));
-					if (n >= 8 || !((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')))
-						ok = false;
-					else
-						code[n++] = ch;
-				}
-				c = t;
-				if (!ok || n < 2)
-				{
-					reasons |= 1u << IR_BAD_VERIFICATION_CODE;
-					continue;
-				}
-				code[n] = '\0';
-				for (k = 0; k < nseen && strcmp(seen[k], code) != 0; k++)
-					;
-				if (k < nseen || nseen >= INGEST_MAX_CONTACTS * 3)
-					continue;
-				seen[nseen++] = pstrdup(code);
-				if (!opened)
-				{
-					PushKey(&st, "verification_codes");
-					pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
-					opened = true;
-				}
-				PushStringN(&st, WJB_ELEM, seen[nseen - 1], n);
+				if (ch >= 'a' && ch <= 'z')
+					ch = (char) (ch - ('a' - 'A'));
+				if (n >= 8 || !((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')))
+					ok = false;
+				else
+					code[n++] = ch;
 			}
+			c = t;
+			if (!ok || n < 2)
+			{
+				reasons |= 1u << IR_BAD_VERIFICATION_CODE;
+				continue;
+			}
+			code[n] = '\0';
+			StrListAdd(&codes, code, seen + 3, 1);
 		}
-		if (opened)
-			pushJsonbValue(&st, WJB_END_ARRAY, NULL);
 	}
 	if (row->overflow)
 		reasons |= 1u << IR_TOO_MANY_CONTACTS;
 
-	/* fields no rule names, the +4 of the ZIP, numbers on a DNC list */
-	if (row->nextra > 0 || zip4[0] != '\0' || ndnc_phones > 0)
+	out->reasons = reasons;
+	if (out->rejected)
 	{
-		PushKey(&st, "extra");
-		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-		for (i = 0; i < row->nextra; i++)
-		{
-			char	   *t;
-			size_t		n;
-			bool		cut;
+		out->record = IngestRawRecord(row);
+		return;
+	}
 
-			if (row->extra_values[i].s == NULL)
-				continue;
-			t = palloc(INGEST_EXTRA_MAX + 1);
-			n = ec_field_text(row->extra_values[i].s, row->extra_values[i].len, t,
-							  INGEST_EXTRA_MAX + 1, &cut);
-			if (n == 0)
-				continue;
-			if (cut)
-				reasons |= 1u << IR_FIELD_TRUNCATED;
-			PushKey(&st, row->extra_keys[i]);
-			PushStringN(&st, WJB_VALUE, t, n);
-		}
-		if (zip4[0] != '\0')
+	/* the record, keys in jsonb's order */
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	for (k = 0; k < RK_COUNT; k++)
+	{
+		StrList    *list = NULL;
+
+		switch ((RecKey) k)
 		{
-			PushKey(&st, "zip4");
-			PushStringN(&st, WJB_VALUE, zip4, 4);
+			case RK_EXTRA:
+				{
+					bool		opened = false;
+
+					/* unmapped fields: the parser hands them in jsonb's order */
+					for (i = 0; i < row->nextra; i++)
+					{
+						char	   *t;
+						size_t		n;
+						bool		cut;
+
+						if (row->extra_values[i].s == NULL)
+							continue;
+						t = palloc(INGEST_EXTRA_MAX + 1);
+						n = ec_field_text(row->extra_values[i].s, row->extra_values[i].len, t,
+										  INGEST_EXTRA_MAX + 1, &cut);
+						if (n == 0)
+							continue;
+						if (cut)
+							out->reasons |= 1u << IR_FIELD_TRUNCATED;
+						if (!opened)
+						{
+							PushKey(&st, rec_key_names[k]);
+							pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+							opened = true;
+						}
+						PushKey(&st, row->extra_keys[i]);
+						PushStringN(&st, WJB_VALUE, t, n);
+					}
+					if (opened)
+						pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+				}
+				continue;
+			case RK_PAYLOAD:
+				if (row->payload != NULL)
+				{
+					JsonbValue	pv;
+
+					PushKey(&st, rec_key_names[k]);
+					pv.type = jbvBinary;
+					pv.val.binary.data = &row->payload->root;
+					pv.val.binary.len = VARSIZE(row->payload) - VARHDRSZ;
+					pushJsonbValue(&st, WJB_VALUE, &pv);
+				}
+				continue;
+			case RK_EMAILS:
+				list = &emails;
+				break;
+			case RK_PHONES:
+				list = &phones;
+				break;
+			case RK_DNC_PHONES:
+				list = &dnc_phones;
+				break;
+			case RK_VERIFICATION_CODES:
+				list = &codes;
+				break;
+			default:
+				if (have[k])
+				{
+					PushKey(&st, rec_key_names[k]);
+					pushJsonbValue(&st, WJB_VALUE, &sv[k]);
+				}
+				continue;
 		}
-		if (ndnc_phones > 0)
+		if (list->n > 0)
 		{
-			PushKey(&st, "dnc_phones");
+			PushKey(&st, rec_key_names[k]);
 			pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
-			for (i = 0; i < ndnc_phones; i++)
-				PushStringN(&st, WJB_ELEM, dnc_phones[i], EC_PHONE_LEN);
+			for (i = 0; i < list->n; i++)
+				PushStringN(&st, WJB_ELEM, list->v[i], strlen(list->v[i]));
 			pushJsonbValue(&st, WJB_END_ARRAY, NULL);
 		}
-		pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	}
-
-	if (row->payload != NULL && !out->rejected)
-	{
-		JsonbValue	pv;
-
-		PushKey(&st, "payload");
-		pv.type = jbvBinary;
-		pv.val.binary.data = &row->payload->root;
-		pv.val.binary.len = VARSIZE(row->payload) - VARHDRSZ;
-		pushJsonbValue(&st, WJB_VALUE, &pv);
-	}
-
-	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-	out->reasons = reasons;
-	out->record = out->rejected ? IngestRawRecord(row) : JsonbValueToJsonb(res);
+	out->record = JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
 }

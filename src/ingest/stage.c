@@ -1,27 +1,78 @@
 /*-------------------------------------------------------------------------
  *
  * stage.c
- *		Staging: every row of an upload into ec.leads_staging, in batches of
- *		ec.ingest_batch_rows through one prepared INSERT over arrays (one
- *		executor run per batch, not per row), with its status and reasons.
+ *		Staging: every row of an upload into ec.leads_staging with its
+ *		status and reasons, in batches of ec.ingest_batch_rows; after each
+ *		batch (ec.ingest_dedupe = inline) the batch's valid rows through
+ *		identity's bulk path.
+ *
+ * Rows are written as COPY writes them: table_multi_insert of up to
+ * INGEST_MULTI_INSERT slots at a time (one WAL record per page, not per
+ * row), index entries through ExecInsertIndexTuples, column defaults
+ * (the identity id, created_at) evaluated as COPY evaluates them, CHECK
+ * constraints by ExecConstraints.  The INSERT privilege is checked first.
+ * When row security applies to the caller, or someone has put a trigger on
+ * the table, the rows go through one prepared INSERT over arrays instead,
+ * so that policies and triggers see every row.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/heapam.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
+#include "optimizer/optimizer.h"
 #include "pgstat.h"
+#include "portability/instr_time.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/lsyscache.h"
 #include "utils/numeric.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "rewrite/rewriteHandler.h"
 
 #include "ingest/ingest.h"
+
+#define INGEST_MULTI_INSERT 1000
+
+/* Writing rows straight into the table, as COPY does. */
+typedef struct IngestWriter
+{
+	Relation	rel;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	BulkInsertState bistate;
+	TupleTableSlot **slots;
+	int			natts;
+	ExprState **defaults;		/* per attribute not given here, or NULL */
+	int			a_upload,
+				a_row,
+				a_record,
+				a_status,
+				a_reasons;		/* attribute numbers - 1 */
+	Datum		valid,
+				rejected;		/* ec.staging_status labels */
+} IngestWriter;
 
 struct IngestStager
 {
 	int64		upload_id;
+	char	   *source;
+	bool		dedupe;			/* upsert each batch as it is staged */
+	int			batches;
+	int64		batch_valid;	/* valid rows in the batch being filled */
+	IngestUpsertCounts counts;
 	MemoryContext cxt;			/* the batch's values */
 	int			n;
 	int			cap;
@@ -29,21 +80,25 @@ struct IngestStager
 	Datum	   *records;
 	Datum	   *statuses;
 	Datum	   *reasons;
+	uint32	   *masks;
 	int64		rows;
 	int64		rejected;
-	int			nshown;
-	int64	   *shown_rows;
-	uint32	   *shown_reasons;
+	IngestWriter *writer;		/* NULL: not opened yet, or the SQL path */
+	bool		use_sql;
 };
 
 static SPIPlanPtr plan_stage = NULL;
+static SPIPlanPtr plan_upsert = NULL;
+static SPIPlanPtr plan_event = NULL;
 
 IngestStager *
-IngestStagerBegin(int64 upload_id)
+IngestStagerBegin(int64 upload_id, const char *source, bool dedupe)
 {
 	IngestStager *st = palloc0(sizeof(IngestStager));
 
 	st->upload_id = upload_id;
+	st->source = pstrdup(source);
+	st->dedupe = dedupe;
 	st->cap = Max(ec_ingest_batch_rows, 1);
 	st->cxt = AllocSetContextCreate(CurrentMemoryContext, "ingest staging batch",
 									ALLOCSET_DEFAULT_SIZES);
@@ -51,56 +106,296 @@ IngestStagerBegin(int64 upload_id)
 	st->records = palloc(sizeof(Datum) * st->cap);
 	st->statuses = palloc(sizeof(Datum) * st->cap);
 	st->reasons = palloc(sizeof(Datum) * st->cap);
-	st->shown_rows = palloc(sizeof(int64) * Max(ec_ingest_rejected_shown, 1));
-	st->shown_reasons = palloc(sizeof(uint32) * Max(ec_ingest_rejected_shown, 1));
+	st->masks = palloc(sizeof(uint32) * st->cap);
 	return st;
 }
 
-/* "a,b,c" of the reasons in a mask (the SQL side splits it). */
-static text *
-IngestReasonsText(uint32 mask)
+/* The reasons of a mask as text[]; one shared empty array for none. */
+static Datum
+IngestReasonsArray(uint32 mask)
 {
-	StringInfoData buf;
+	Datum		elems[IR_COUNT];
+	int			n = 0;
 	int			i;
 
-	initStringInfo(&buf);
+	if (mask == 0)
+		return PointerGetDatum(construct_empty_array(TEXTOID));
 	for (i = 0; i < IR_COUNT; i++)
 	{
 		if (mask & (1u << i))
-		{
-			if (buf.len > 0)
-				appendStringInfoChar(&buf, ',');
-			appendStringInfoString(&buf, IngestReasonName((IngestReason) i));
-		}
+			elems[n++] = CStringGetTextDatum(IngestReasonName((IngestReason) i));
 	}
-	return cstring_to_text_with_len(buf.data, buf.len);
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/* An integer of identity's answer (0 when absent). */
+static int64
+IngestCount(Jsonb *answer, const char *key)
+{
+	JsonbValue	vbuf;
+	JsonbValue *v = getKeyJsonValueFromContainer(&answer->root, key, strlen(key), &vbuf);
+
+	if (v == NULL || v->type != jbvNumeric)
+		return 0;
+	return DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v->val.numeric)));
+}
+
+/*
+ * The batch just staged through identity's bulk path: ec.upsert_staged_leads
+ * takes the upload's valid rows (only this batch's: earlier ones are marked
+ * upserted), writes lead_id and action back, and answers with counts.  One
+ * dedupe_success event per batch, with its duration.
+ */
+static void
+IngestUpsertBatch(IngestStager *st, int64 rows)
+{
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2];
+	Oid			etypes[4] = {INT8OID, FLOAT8OID, JSONBOID, BOOLOID};
+	Datum		evalues[4];
+	instr_time	t0,
+				t1;
+	Jsonb	   *answer;
+	bool		isnull;
+	int64		inserted,
+				merged,
+				unchanged,
+				rejected,
+				conflicts;
+	char	   *detail;
+
+	IngestProgressPhase(INGEST_PHASE_DEDUPLICATING);
+	INSTR_TIME_SET_CURRENT(t0);
+	values[0] = Int64GetDatum(st->upload_id);
+	values[1] = CStringGetTextDatum(st->source);
+	if (plan_upsert == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare("SELECT ec.upsert_staged_leads($1, $2)", 2, types);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "could not prepare the staged upsert");
+		plan_upsert = p;
+	}
+	if (SPI_execute_plan(plan_upsert, values, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "ec.upsert_staged_leads gave no answer");
+	answer = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	inserted = IngestCount(answer, "inserted");
+	merged = IngestCount(answer, "merged");
+	unchanged = IngestCount(answer, "unchanged");
+	rejected = IngestCount(answer, "rejected");
+	conflicts = IngestCount(answer, "conflicts");
+	INSTR_TIME_SET_CURRENT(t1);
+	INSTR_TIME_SUBTRACT(t1, t0);
+	if (rows < 0)
+		rows = inserted + merged + unchanged + rejected;
+
+	st->counts.inserted += inserted;
+	st->counts.merged += merged;
+	st->counts.unchanged += unchanged;
+	st->counts.rejected += rejected;
+	st->counts.conflicts += conflicts;
+	st->batches++;
+
+	detail = psprintf("{\"batch\": %d, \"rows\": " INT64_FORMAT ", \"inserted\": " INT64_FORMAT
+					  ", \"merged\": " INT64_FORMAT ", \"unchanged\": " INT64_FORMAT
+					  ", \"rejected\": " INT64_FORMAT ", \"conflicts\": " INT64_FORMAT "}",
+					  st->batches, rows, inserted, merged, unchanged, rejected, conflicts);
+	evalues[0] = Int64GetDatum(st->upload_id);
+	evalues[1] = Float8GetDatum(INSTR_TIME_GET_MILLISEC(t1));
+	evalues[2] = DirectFunctionCall1(jsonb_in, CStringGetDatum(detail));
+	evalues[3] = BoolGetDatum(rejected < rows);
+	if (plan_event == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare("INSERT INTO ec.pipeline_events (event_type, ok, upload_id, duration_ms, detail)"
+									" VALUES ('dedupe_success', $4, $1, $2::pg_catalog.numeric(12, 3), $3)",
+									4, etypes);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "could not prepare the batch event");
+		plan_event = p;
+	}
+	if (SPI_execute_plan(plan_event, evalues, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not record the batch event");
+	pgstat_progress_update_param(INGEST_PROGRESS_UPSERTED,
+								 st->counts.inserted + st->counts.merged + st->counts.unchanged);
+	IngestProgressPhase(INGEST_PHASE_PARSING);
+}
+
+static int
+IngestAttnum(Relation rel, const char *name)
+{
+	AttrNumber	a = get_attnum(RelationGetRelid(rel), name);
+
+	if (a == InvalidAttrNumber)
+		elog(ERROR, "column \"%s\" of ec.leads_staging is missing", name);
+	return a - 1;
+}
+
+/* Open ec.leads_staging for this upload: the direct writer, or the SQL path. */
+static void
+IngestWriterOpen(IngestStager *st)
+{
+	Oid			relid = get_relname_relid("leads_staging", get_namespace_oid("ec", false));
+	IngestWriter *w;
+	AclResult	acl;
+	Oid			status_type;
+	int			i;
+
+	w = palloc0(sizeof(IngestWriter));
+	w->rel = table_open(relid, RowExclusiveLock);
+	acl = pg_class_aclcheck(relid, GetUserId(), ACL_INSERT);
+	if (acl != ACLCHECK_OK)
+		aclcheck_error(acl, OBJECT_TABLE, RelationGetRelationName(w->rel));
+	st->writer = w;
+	if (w->rel->trigdesc != NULL || check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED)
+	{
+		st->use_sql = true;
+		return;
+	}
+
+	w->estate = CreateExecutorState();
+	w->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(w->rri, w->rel, 0, NULL, 0);
+	ExecOpenIndices(w->rri, false);
+	w->bistate = GetBulkInsertState();
+	w->natts = RelationGetDescr(w->rel)->natts;
+	w->a_upload = IngestAttnum(w->rel, "upload_id");
+	w->a_row = IngestAttnum(w->rel, "row_number");
+	w->a_record = IngestAttnum(w->rel, "record");
+	w->a_status = IngestAttnum(w->rel, "validation_status");
+	w->a_reasons = IngestAttnum(w->rel, "reasons");
+	status_type = TupleDescAttr(RelationGetDescr(w->rel), w->a_status)->atttypid;
+	w->valid = DirectFunctionCall2(enum_in, CStringGetDatum("valid"), ObjectIdGetDatum(status_type));
+	w->rejected = DirectFunctionCall2(enum_in, CStringGetDatum("rejected"), ObjectIdGetDatum(status_type));
+
+	/* the other columns take their defaults, as COPY gives them */
+	w->defaults = palloc0(sizeof(ExprState *) * w->natts);
+	for (i = 0; i < w->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(w->rel), i);
+		Node	   *def;
+
+		if (att->attisdropped || i == w->a_upload || i == w->a_row || i == w->a_record ||
+			i == w->a_status || i == w->a_reasons)
+			continue;
+		def = build_column_default(w->rel, i + 1);
+		if (def != NULL)
+			w->defaults[i] = ExecPrepareExpr((Expr *) def, w->estate);
+	}
+	w->slots = palloc(sizeof(TupleTableSlot *) * INGEST_MULTI_INSERT);
+	for (i = 0; i < INGEST_MULTI_INSERT; i++)
+		w->slots[i] = table_slot_create(w->rel, NULL);
 }
 
 static void
-IngestStagerFlush(IngestStager *st)
+IngestWriterClose(IngestStager *st)
+{
+	IngestWriter *w = st->writer;
+	int			i;
+
+	if (w == NULL)
+		return;
+	if (!st->use_sql)
+	{
+		for (i = 0; i < INGEST_MULTI_INSERT; i++)
+			ExecDropSingleTupleTableSlot(w->slots[i]);
+		FreeBulkInsertState(w->bistate);
+		ExecCloseIndices(w->rri);
+		FreeExecutorState(w->estate);
+	}
+	table_close(w->rel, NoLock);
+	st->writer = NULL;
+}
+
+/* Rows [from, to) of the batch into slots, then into the table and its indexes. */
+static void
+IngestWriteSlots(IngestStager *st, int from, int to)
+{
+	IngestWriter *w = st->writer;
+	ExprContext *econtext = GetPerTupleExprContext(w->estate);
+	CommandId	cid = GetCurrentCommandId(true);
+	int			n = to - from;
+	int			i,
+				k;
+
+	for (k = 0; k < n; k++)
+	{
+		TupleTableSlot *slot = w->slots[k];
+		int			r = from + k;
+
+		ExecClearTuple(slot);
+		for (i = 0; i < w->natts; i++)
+		{
+			slot->tts_isnull[i] = true;
+			slot->tts_values[i] = (Datum) 0;
+			if (w->defaults[i] != NULL)
+				slot->tts_values[i] = ExecEvalExpr(w->defaults[i], econtext, &slot->tts_isnull[i]);
+		}
+		slot->tts_values[w->a_upload] = Int64GetDatum(st->upload_id);
+		slot->tts_values[w->a_row] = st->rownums[r];
+		slot->tts_values[w->a_record] = st->records[r];
+		slot->tts_values[w->a_status] = DatumGetBool(st->statuses[r]) ? w->rejected : w->valid;
+		slot->tts_values[w->a_reasons] = st->reasons[r];
+		slot->tts_isnull[w->a_upload] = slot->tts_isnull[w->a_row] = slot->tts_isnull[w->a_record] =
+			slot->tts_isnull[w->a_status] = slot->tts_isnull[w->a_reasons] = false;
+		ExecStoreVirtualTuple(slot);
+		if (w->rel->rd_att->constr != NULL)
+			ExecConstraints(w->rri, slot, w->estate);
+		ResetPerTupleExprContext(w->estate);
+	}
+	table_multi_insert(w->rel, w->slots, n, cid, 0, w->bistate);
+	for (k = 0; k < n; k++)
+	{
+		List	   *recheck = ExecInsertIndexTuples(w->rri, w->slots[k], w->estate, false, false, NULL, NIL);
+
+		list_free(recheck);
+		ResetPerTupleExprContext(w->estate);
+	}
+}
+
+/* The same rows through SQL, for when policies or triggers must see them. */
+static void
+IngestWriteSql(IngestStager *st)
 {
 	Oid			types[5] = {INT8OID, INT4ARRAYOID, JSONBARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
 	Datum		values[5];
+	Datum	   *statuses;
+	Datum	   *reasons;
 	MemoryContext old;
 	int			rc;
+	int			i;
 
-	if (st->n == 0)
-		return;
 	old = MemoryContextSwitchTo(st->cxt);
+	statuses = palloc(sizeof(Datum) * st->n);
+	reasons = palloc(sizeof(Datum) * st->n);
+	for (i = 0; i < st->n; i++)
+	{
+		StringInfoData buf;
+		int			r;
+
+		statuses[i] = CStringGetTextDatum(DatumGetBool(st->statuses[i]) ? "rejected" : "valid");
+		initStringInfo(&buf);
+		appendStringInfoChar(&buf, '{');
+		for (r = 0; r < IR_COUNT; r++)
+		{
+			if (st->masks[i] & (1u << r))
+				appendStringInfo(&buf, "%s%s", buf.len > 1 ? "," : "", IngestReasonName((IngestReason) r));
+		}
+		appendStringInfoChar(&buf, '}');
+		reasons[i] = CStringGetTextDatum(buf.data);
+	}
 	values[0] = Int64GetDatum(st->upload_id);
 	values[1] = PointerGetDatum(construct_array(st->rownums, st->n, INT4OID, 4, true, TYPALIGN_INT));
 	values[2] = PointerGetDatum(construct_array(st->records, st->n, JSONBOID, -1, false, TYPALIGN_INT));
-	values[3] = PointerGetDatum(construct_array(st->statuses, st->n, TEXTOID, -1, false, TYPALIGN_INT));
-	values[4] = PointerGetDatum(construct_array(st->reasons, st->n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[3] = PointerGetDatum(construct_array(statuses, st->n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[4] = PointerGetDatum(construct_array(reasons, st->n, TEXTOID, -1, false, TYPALIGN_INT));
 	MemoryContextSwitchTo(old);
 
 	if (plan_stage == NULL)
 	{
 		SPIPlanPtr	p = SPI_prepare("INSERT INTO ec.leads_staging"
 									" (upload_id, row_number, record, validation_status, reasons)"
-									" SELECT $1, r.n, r.rec, r.st::ec.staging_status,"
-									"  CASE WHEN r.rs OPERATOR(pg_catalog.=) '' THEN '{}'::text[]"
-									"  ELSE pg_catalog.string_to_array(r.rs, ',') END"
+									" SELECT $1, r.n, r.rec, r.st::ec.staging_status, r.rs::text[]"
 									" FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"
 									"  pg_catalog.unnest($4), pg_catalog.unnest($5)) AS r (n, rec, st, rs)",
 									5, types);
@@ -114,11 +409,33 @@ IngestStagerFlush(IngestStager *st)
 	rc = SPI_execute_plan(plan_stage, values, NULL, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "staging insert failed: %s", SPI_result_code_string(rc));
+}
 
+static void
+IngestStagerFlush(IngestStager *st)
+{
+	if (st->n > 0)
+	{
+		if (st->writer == NULL)
+			IngestWriterOpen(st);
+		if (st->use_sql)
+			IngestWriteSql(st);
+		else
+		{
+			int			from;
+
+			for (from = 0; from < st->n; from += INGEST_MULTI_INSERT)
+				IngestWriteSlots(st, from, Min(from + INGEST_MULTI_INSERT, st->n));
+		}
+	}
 	st->n = 0;
 	MemoryContextReset(st->cxt);
 	pgstat_progress_update_param(INGEST_PROGRESS_ROWS, st->rows);
 	pgstat_progress_update_param(INGEST_PROGRESS_REJECTED, st->rejected);
+
+	if (st->dedupe && st->batch_valid > 0)
+		IngestUpsertBatch(st, st->batch_valid);
+	st->batch_valid = 0;
 }
 
 void
@@ -138,29 +455,31 @@ IngestStagerAdd(IngestStager *st, int64 row_number, const IngestChecked *checked
 	memcpy(copy, checked->record, sz);
 	st->rownums[st->n] = Int32GetDatum((int32) row_number);
 	st->records[st->n] = JsonbPGetDatum(copy);
-	st->statuses[st->n] = CStringGetTextDatum(checked->rejected ? "rejected" : "valid");
-	st->reasons[st->n] = PointerGetDatum(IngestReasonsText(checked->reasons));
+	st->statuses[st->n] = BoolGetDatum(checked->rejected);
+	st->reasons[st->n] = IngestReasonsArray(checked->reasons);
+	st->masks[st->n] = checked->reasons;
 	MemoryContextSwitchTo(old);
 	st->n++;
 	st->rows++;
+	if (!checked->rejected)
+		st->batch_valid++;
 	if (checked->rejected)
-	{
 		st->rejected++;
-		if (st->nshown < ec_ingest_rejected_shown)
-		{
-			st->shown_rows[st->nshown] = row_number;
-			st->shown_reasons[st->nshown] = checked->reasons;
-			st->nshown++;
-		}
-	}
 	if (st->n >= st->cap)
 		IngestStagerFlush(st);
+}
+
+void
+IngestStagerUpsertWaiting(IngestStager *st)
+{
+	IngestUpsertBatch(st, -1);
 }
 
 void
 IngestStagerFinish(IngestStager *st)
 {
 	IngestStagerFlush(st);
+	IngestWriterClose(st);
 }
 
 int64
@@ -175,42 +494,8 @@ IngestStagerRejected(const IngestStager *st)
 	return st->rejected;
 }
 
-void
-IngestStagerPushRejected(const IngestStager *st, JsonbParseState **state)
+const IngestUpsertCounts *
+IngestStagerCounts(const IngestStager *st)
 {
-	int			i;
-
-	pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
-	for (i = 0; i < st->nshown; i++)
-	{
-		JsonbValue	v;
-		int			r;
-
-		pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
-		v.type = jbvString;
-		v.val.string.val = "row";
-		v.val.string.len = 3;
-		pushJsonbValue(state, WJB_KEY, &v);
-		v.type = jbvNumeric;
-		v.val.numeric = int64_to_numeric(st->shown_rows[i]);
-		pushJsonbValue(state, WJB_VALUE, &v);
-		v.type = jbvString;
-		v.val.string.val = "reasons";
-		v.val.string.len = 7;
-		pushJsonbValue(state, WJB_KEY, &v);
-		pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
-		for (r = 0; r < IR_COUNT; r++)
-		{
-			if (st->shown_reasons[i] & (1u << r))
-			{
-				v.type = jbvString;
-				v.val.string.val = (char *) IngestReasonName((IngestReason) r);
-				v.val.string.len = strlen(v.val.string.val);
-				pushJsonbValue(state, WJB_ELEM, &v);
-			}
-		}
-		pushJsonbValue(state, WJB_END_ARRAY, NULL);
-		pushJsonbValue(state, WJB_END_OBJECT, NULL);
-	}
-	pushJsonbValue(state, WJB_END_ARRAY, NULL);
+	return &st->counts;
 }
