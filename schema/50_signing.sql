@@ -75,7 +75,7 @@ COMMENT ON FUNCTION ec.verify_request(bytea, jsonb, inet) IS
 CREATE FUNCTION ec.check_request_signature(body bytea, headers jsonb)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'ec_check_request_signature'
-LANGUAGE C STABLE PARALLEL SAFE;
+LANGUAGE C STABLE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION ec.check_request_signature(bytea, jsonb) IS
 	'The checks of ec.verify_request without rate limit, replay guard or record (for senders testing their code)';
 
@@ -104,7 +104,7 @@ COMMENT ON FUNCTION ec.mint_consent_token(bigint) IS
 CREATE FUNCTION ec.verify_consent_token(token text)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'ec_verify_consent_token'
-LANGUAGE C STABLE PARALLEL SAFE;
+LANGUAGE C STABLE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION ec.verify_consent_token(text) IS
 	'Every check of a consent token (form, alg, key, signature, exp, single use); uses nothing';
 
