@@ -139,6 +139,12 @@ SELECT r - 'lead_id' AS answer FROM ec.withdraw_consent(:bob, 'Stop Reply', NULL
 SELECT r AS answer FROM ec.withdraw_consent(NULL, 'broker', NULL) r;
 SELECT action, method, reason, detail ->> 'detail' AS detail, detail ->> 'revoked_tokens' AS revoked
   FROM ec.lead_consent_audit WHERE lead_id IN (:ada, :bob, -5) AND action <> 'granted' AND method <> 'form' ORDER BY id;
+-- two answers in one row: each is the caller's, not freed SPI memory reused by the next call
+SELECT (a ->> 'lead_id')::bigint = :bob AS first_is_bob, (b ->> 'lead_id')::bigint = :cy AS second_is_cy
+  FROM (SELECT ec.withdraw_consent(:bob, 'broker', 'one') AS a, ec.withdraw_consent(:cy, 'broker', 'two') AS b OFFSET 0) x;
+SELECT a ->> 'reason' AS first, b ->> 'reason' AS second
+  FROM (SELECT ec.submit_consent('x', NULL, 'one') AS a,
+			   ec.submit_consent(pg_temp.b64url('{"alg":"none"}') || '.e30.', NULL, 'two') AS b OFFSET 0) x;
 -- a fresh token after withdrawal is a new, valid consent
 SELECT (ec.submit_consent(ec.mint_consent_token(:ada), '192.0.2.10', 'second thoughts')) ->> 'reason' AS fresh;
 

@@ -161,6 +161,10 @@ SELECT client_net, failures, last_reason FROM ec.request_auth_failures WHERE cli
 SELECT count(*) > 0 AS replay_recorded FROM ec.pipeline_events
  WHERE event_type = 'request_rejected' AND detail ->> 'reason' = 'replay' AND upload_id IS NOT NULL;
 
+-- two answers in one row: each is the caller's, not freed SPI memory reused by the next call
+SELECT a ->> 'reason' AS first, b ->> 'reason' AS second
+  FROM (SELECT ec.verify_request(NULL, NULL, '192.0.2.99') AS a, ec.verify_request('x', '{}', '192.0.2.99') AS b OFFSET 0) x;
+
 -- The replay guard forgets after ec.replay_guard_retention; the purge job
 -- deletes what expired. Expired but not yet purged content is fresh again.
 UPDATE ec.ingest_replay_guard SET first_seen_at = now() - interval '8 days', expires_at = now() - interval '1 day'

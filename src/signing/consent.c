@@ -668,6 +668,8 @@ ec_submit_consent(PG_FUNCTION_ARGS)
 	EcTokenCheck check;
 	EcOwnerScope scope;
 	TimestampTz consented_at = 0;
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext old;
 	Jsonb	   *answer;
 	bool		valid;
 
@@ -724,7 +726,10 @@ ec_submit_consent(PG_FUNCTION_ARGS)
 			EcCheckTokenRow(&check, now);	/* why not: used, revoked, ... */
 	}
 
+	/* the answer outlives SPI_finish: build it in the caller's memory */
+	old = MemoryContextSwitchTo(caller);
 	answer = EcTokenAnswer(&check, consented_at);
+	MemoryContextSwitchTo(old);
 	EcAudit(check.have_lead ? check.lead_id : 0,
 			check.status == 200 ? "granted" : "rejected",
 			"form", check.reason, check.token_id, client_ip, user_agent,
@@ -763,6 +768,8 @@ ec_withdraw_consent(PG_FUNCTION_ARGS)
 	int64		lead_id = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0);
 	EcOwnerScope scope;
 	EcAnswer	a;
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext old;
 	Jsonb	   *answer;
 	int			status = 200;
 	const char *reason = "ok";
@@ -820,12 +827,15 @@ ec_withdraw_consent(PG_FUNCTION_ARGS)
 		}
 	}
 
+	/* the answer outlives SPI_finish: build it in the caller's memory */
+	old = MemoryContextSwitchTo(caller);
 	EcAnswerBegin(&a, status, reason);
 	if (!PG_ARGISNULL(0))
 		EcAnswerInt(&a, "lead_id", lead_id);
 	if (status == 200)
 		EcAnswerInt(&a, "revoked_tokens", (int64) revoked);
 	answer = EcAnswerEnd(&a);
+	MemoryContextSwitchTo(old);
 
 	{
 		EcAnswer	d;
