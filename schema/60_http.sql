@@ -102,6 +102,15 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION ec.http_host(text) IS
 	'The host key of a URL (lower-case host, ":port" unless default): what ec.http_host_limits names';
 
+CREATE FUNCTION ec.http_workers(OUT database text, OUT pid integer, OUT started_at timestamptz,
+	OUT in_flight integer, OUT max_in_flight integer, OUT sent bigint, OUT succeeded bigint,
+	OUT retried bigint, OUT failed bigint, OUT reloads bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'ec_http_workers'
+LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ec.http_workers() IS
+	'The running HTTP workers: database, pid, requests in flight and counters since each started';
+
 -- Instantly API v2 lead: its own fields at the top, everything else in
 -- custom_variables as flat values (Instantly refuses unknown lead fields).
 CREATE FUNCTION ec.instantly_lead(lead jsonb) RETURNS jsonb

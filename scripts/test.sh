@@ -6,6 +6,7 @@
 #   scripts/test.sh --long       also the long ones (fuzzing for minutes, ...)
 #
 # Environment: EC_FUZZ_SECONDS (default 5 per harness; 300 with --long).
+# TAP tests see EC_LONG=1 with --long (the HTTP crash test then queues 10,000 requests).
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -136,7 +137,7 @@ if ls "$S"/test/t/*.pl >/dev/null 2>&1; then
 		rm -rf "$EC_BUILD/tap/$n" && ec_as_user mkdir -p "$EC_BUILD/tap/$n"
 		if ec_as_user env PATH="$EC_PGBIN:$PATH" PG_REGRESS="$EC_PG/usr/lib/postgresql/$EC_PGVER/lib/pgxs/src/test/regress/pg_regress" \
 			PERL5LIB="$EC_PG/usr/lib/postgresql/$EC_PGVER/lib/pgxs/src/test/perl:$S/test/perl" \
-			TESTDIR="$EC_BUILD/tap/$n" TESTDATADIR="$EC_BUILD/tap/$n" EC_SRC="$S" \
+			TESTDIR="$EC_BUILD/tap/$n" TESTDATADIR="$EC_BUILD/tap/$n" EC_SRC="$S" EC_LONG="$LONG" \
 			prove "$f" >"$EC_BUILD/tap-$n.log" 2>&1; then
 			pass "tap/$n"
 		else

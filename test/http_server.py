@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A small HTTP/1.1 server on 127.0.0.1 for the HTTP queue's tests.
 
-    http_server.py --port-file FILE --log FILE [--port N]
+    http_server.py --port-file FILE --log FILE [--port N] [--tls-cert F --tls-key F]
 
 Writes its port to --port-file once it listens, and one JSON line per
 request to --log (time, method, path, headers, body, Idempotency-Key, how
@@ -108,7 +108,7 @@ async def handle(reader, writer):
             head += "\r\n"
             writer.write(head.encode("latin-1") + (payload if method != "HEAD" else b""))
             await writer.drain()
-    except (ConnectionError, asyncio.IncompleteReadError):
+    except (ConnectionError, asyncio.IncompleteReadError, OSError):
         pass
     finally:
         writer.close()
@@ -120,9 +120,16 @@ async def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--log", required=True)
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
     args = ap.parse_args()
     log = open(args.log, "a")
-    server = await asyncio.start_server(handle, "127.0.0.1", args.port, backlog=1024, limit=1 << 20)
+    tls = None
+    if args.tls_cert:
+        import ssl
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
+    server = await asyncio.start_server(handle, "127.0.0.1", args.port, backlog=1024, limit=1 << 20, ssl=tls)
     port = server.sockets[0].getsockname()[1]
     tmp = args.port_file + ".tmp"
     with open(tmp, "w") as f:

@@ -44,8 +44,21 @@ extern void HttpInit(void);
 /* Wake the worker serving this database when the transaction commits. */
 extern void HttpWakeOnCommit(void);
 
+/* What a worker publishes about itself (ec.http_workers()). */
+typedef struct HttpWorkerStats
+{
+	int			in_flight;
+	int			max_in_flight;
+	uint64		sent;			/* attempts started */
+	uint64		succeeded;
+	uint64		retried;		/* attempts that failed and will be retried */
+	uint64		failed;			/* requests given up (dead letters) */
+	uint64		reloads;		/* SIGHUPs applied */
+} HttpWorkerStats;
+
 /* The worker's side of the shared state. */
 extern void HttpAttachWorkerSlot(int slot);
+extern void HttpPublishStats(const HttpWorkerStats *stats);
 
 /*
  * The host key of an http(s) URL: lower-case host name, plus ":port" when

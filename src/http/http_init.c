@@ -15,6 +15,8 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "commands/dbcommands.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
@@ -25,6 +27,7 @@
 #include "storage/spin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/timestamp.h"
 #include "utils/varlena.h"
 
 #include "equity_connect.h"
@@ -50,6 +53,8 @@ typedef struct HttpWorkerSlot
 	Oid			dboid;			/* InvalidOid while no worker runs */
 	int			pgprocno;
 	pid_t		pid;
+	TimestampTz started_at;
+	HttpWorkerStats stats;
 } HttpWorkerSlot;
 
 typedef struct HttpShared
@@ -61,6 +66,8 @@ typedef struct HttpShared
 static HttpShared *http_shared = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+PG_FUNCTION_INFO_V1(ec_http_workers);
 
 static bool wake_callback_registered = false;
 static bool wake_at_commit = false;
@@ -426,9 +433,62 @@ HttpAttachWorkerSlot(int slot)
 	http_shared->slot[slot].dboid = MyDatabaseId;
 	http_shared->slot[slot].pgprocno = MyProc->pgprocno;
 	http_shared->slot[slot].pid = MyProcPid;
+	http_shared->slot[slot].started_at = GetCurrentTimestamp();
+	memset(&http_shared->slot[slot].stats, 0, sizeof(HttpWorkerStats));
 	SpinLockRelease(&http_shared->mutex);
 	my_slot = slot;
 	before_shmem_exit(HttpDetachWorkerSlot, Int32GetDatum(slot));
+}
+
+void
+HttpPublishStats(const HttpWorkerStats *stats)
+{
+	SpinLockAcquire(&http_shared->mutex);
+	http_shared->slot[my_slot].stats = *stats;
+	SpinLockRelease(&http_shared->mutex);
+}
+
+/*
+ * ec.http_workers(): each running HTTP worker, its database and counters
+ * since it started.
+ */
+Datum
+ec_http_workers(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	HttpWorkerSlot slots[EC_HTTP_MAX_DATABASES];
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (http_shared == NULL)
+		return (Datum) 0;
+	SpinLockAcquire(&http_shared->mutex);
+	memcpy(slots, http_shared->slot, sizeof(slots));
+	SpinLockRelease(&http_shared->mutex);
+
+	for (int i = 0; i < EC_HTTP_MAX_DATABASES; i++)
+	{
+		Datum		values[10];
+		bool		nulls[10];
+		char	   *db;
+
+		if (slots[i].pid == 0)
+			continue;
+		memset(nulls, 0, sizeof(nulls));
+		db = get_database_name(slots[i].dboid);
+		values[0] = db ? CStringGetTextDatum(db) : (Datum) 0;
+		nulls[0] = db == NULL;
+		values[1] = Int32GetDatum(slots[i].pid);
+		values[2] = TimestampTzGetDatum(slots[i].started_at);
+		values[3] = Int32GetDatum(slots[i].stats.in_flight);
+		values[4] = Int32GetDatum(slots[i].stats.max_in_flight);
+		values[5] = Int64GetDatum((int64) slots[i].stats.sent);
+		values[6] = Int64GetDatum((int64) slots[i].stats.succeeded);
+		values[7] = Int64GetDatum((int64) slots[i].stats.retried);
+		values[8] = Int64GetDatum((int64) slots[i].stats.failed);
+		values[9] = Int64GetDatum((int64) slots[i].stats.reloads);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }
 
 /* Set the latch of the worker serving this database, if one runs. */

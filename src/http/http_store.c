@@ -169,12 +169,15 @@ static void
 LoadKeys(void)
 {
 	int			rc;
+	MemoryContext caller;
 
 	if (keys_loaded)
 		return;
 	if (KeyContext == NULL)
 		KeyContext = AllocSetContextCreate(TopMemoryContext, "equity_connect http keys",
 										   ALLOCSET_SMALL_SIZES);
+	/* SPI leaves its own context current: come back to the caller's */
+	caller = CurrentMemoryContext;
 	rc = SPI_execute("SELECT purpose OPERATOR(pg_catalog.=) 'api', key_id, secret FROM ec.keys"
 					 " WHERE purpose IN ('api', 'webhook_out') AND retired_at IS NULL"
 					 " AND (not_after IS NULL OR not_after OPERATOR(pg_catalog.>) pg_catalog.now())"
@@ -205,6 +208,7 @@ LoadKeys(void)
 		MemoryContextSwitchTo(old);
 	}
 	keys_loaded = true;
+	MemoryContextSwitchTo(caller);
 }
 
 void
@@ -385,6 +389,8 @@ HttpStoreClaim(const char *host, int limit, TimestampTz now, MemoryContext cxt,
 	Datum		args[3];
 	List	   *reqs = NIL;
 	int			rc;
+	SPITupleTable *tt;
+	uint64		n;
 
 	if (claim_plan == NULL)
 		claim_plan = Prepare("WITH c AS ("
@@ -405,10 +411,13 @@ HttpStoreClaim(const char *host, int limit, TimestampTz now, MemoryContext cxt,
 	if (rc != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "could not claim requests: %s", SPI_result_code_string(rc));
 
-	for (uint64 i = 0; i < SPI_processed; i++)
+	/* keep the result: loading keys below runs another query */
+	tt = SPI_tuptable;
+	n = SPI_processed;
+	for (uint64 i = 0; i < n; i++)
 	{
-		HeapTuple	t = SPI_tuptable->vals[i];
-		TupleDesc	d = SPI_tuptable->tupdesc;
+		HeapTuple	t = tt->vals[i];
+		TupleDesc	d = tt->tupdesc;
 		MemoryContext rcxt = AllocSetContextCreate(cxt, "equity_connect http request",
 												   ALLOCSET_SMALL_SIZES);
 		MemoryContext old = MemoryContextSwitchTo(rcxt);

@@ -90,6 +90,7 @@ static int	completed_since_claim = 0;
 static bool callbacks_due = false;
 static TimestampTz next_claim_at = 0;
 static uint32 round_robin = 0;
+static HttpWorkerStats stats;
 
 static int
 Clamp(int64 v, int64 lo, int64 hi)
@@ -442,7 +443,12 @@ Finish(HttpReq *r)
 			r->host->paused_until = r->retry_at;
 		if (r->retry_at < next_claim_at)
 			next_claim_at = r->retry_at;
+		stats.retried++;
 	}
+	else if (r->verdict == EC_HTTP_SUCCEEDED)
+		stats.succeeded++;
+	else
+		stats.failed++;
 	r->host->in_flight--;
 	completed_since_claim++;
 	dlist_push_tail(&finished, &r->node);
@@ -637,6 +643,7 @@ Start(HttpReq *r)
 	r->started_at = GetCurrentTimestamp();
 	dlist_push_tail(&in_flight, &r->node);
 	n_in_flight++;
+	stats.sent++;
 	if (curl_multi_add_handle(multi, e) != CURLM_OK)
 	{
 		dlist_delete(&r->node);
@@ -939,6 +946,7 @@ ec_http_worker_main(Datum main_arg)
 			ProcessConfigFile(PGC_SIGHUP);
 			ApplySettings();
 			claim_now = true;
+			stats.reloads++;
 		}
 
 		MemoryContextSwitchTo(LoopContext);
@@ -956,6 +964,9 @@ ec_http_worker_main(Datum main_arg)
 		}
 		MemoryContextSwitchTo(TopMemoryContext);
 		MemoryContextReset(LoopContext);
+		stats.in_flight = n_in_flight;
+		stats.max_in_flight = max_in_flight;
+		HttpPublishStats(&stats);
 
 		nev = WaitEventSetWait(wait_set, WaitTimeout(), events, lengthof(events), PG_WAIT_EXTENSION);
 		for (int i = 0; i < nev; i++)
