@@ -1,7 +1,7 @@
 -- The HTTP queue on a Supabase-style database: who may read, write and
 -- enqueue (requests and responses carry personal data and go out with API keys).
 BEGIN;
-SELECT plan(16);
+SELECT plan(17);
 
 SELECT has_table('ec', 'http_requests', 'the queue');
 SELECT has_table('ec', 'http_responses', 'the responses');
