@@ -324,13 +324,13 @@ $$;
 COMMENT ON FUNCTION ec.rebuild_contactable_leads() IS
 	'Full rebuild of the contactable leads into the other table, then the view is pointed at it';
 
-CREATE FUNCTION ec.refresh_contactable_leads() RETURNS jsonb
+CREATE FUNCTION ec.refresh_contactable_leads(local_date date) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	started timestamptz := clock_timestamp();
-	day date := ec.local_date();
+	day date := COALESCE(refresh_contactable_leads.local_date, ec.local_date());
 	ids bigint[];
 	shown bigint;
 	mode text;
@@ -370,6 +370,12 @@ BEGIN
 		   || detail;
 END
 $$;
+COMMENT ON FUNCTION ec.refresh_contactable_leads(date) IS
+	'Refreshes ec.mv_contactable_leads now and records the run under a local date (the job worker''s entry)';
+
+CREATE FUNCTION ec.refresh_contactable_leads() RETURNS jsonb
+LANGUAGE sql
+AS $$ SELECT ec.refresh_contactable_leads(ec.local_date()) $$;
 COMMENT ON FUNCTION ec.refresh_contactable_leads() IS
 	'Refreshes ec.mv_contactable_leads now (incrementally, or a rebuild after a bulk change) and records the run';
 
@@ -655,6 +661,33 @@ $$;
 COMMENT ON FUNCTION ec.finish_feeder_run(date, timestamptz, jsonb) IS
 	'Records a whole feeder run (job_runs, pipeline_events) from the per-broker results';
 
+-- One broker's feed with its failure recorded (the worker runs it in a
+-- transaction of its own per broker; ec.run_feeder in the caller's).
+CREATE FUNCTION ec.feed_broker_recorded(broker_id bigint, local_date date) RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r jsonb;
+	err text;
+BEGIN
+	BEGIN
+		r := ec.feed_broker(broker_id, local_date);
+	EXCEPTION WHEN OTHERS THEN
+		GET STACKED DIAGNOSTICS err = MESSAGE_TEXT;
+		PERFORM ec.record_job_run('feeder', local_date, broker_id, clock_timestamp(), false, err);
+		RETURN jsonb_build_object('status', 500, 'reason', 'feed_failed', 'broker_id', broker_id, 'error', err);
+	END;
+	IF (r ->> 'status')::integer BETWEEN 400 AND 499 THEN
+		-- a broker that cannot be fed (no campaign): an alert, not a failure of the run
+		PERFORM ec.record_job_run('feeder', local_date, broker_id, clock_timestamp(), false, r ->> 'reason');
+	END IF;
+	RETURN r;
+END
+$$;
+COMMENT ON FUNCTION ec.feed_broker_recorded(bigint, date) IS
+	'ec.feed_broker with its failure or refusal recorded in job_runs (what the feeder worker calls per broker)';
+
 CREATE FUNCTION ec.run_feeder(local_date date DEFAULT NULL) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -664,25 +697,136 @@ DECLARE
 	started timestamptz := clock_timestamp();
 	results jsonb := '[]';
 	bid bigint;
-	r jsonb;
-	err text;
 BEGIN
 	FOR bid IN SELECT ec.feeder_brokers() LOOP
-		BEGIN
-			r := ec.feed_broker(bid, day);
-		EXCEPTION WHEN OTHERS THEN
-			GET STACKED DIAGNOSTICS err = MESSAGE_TEXT;
-			PERFORM ec.record_job_run('feeder', day, bid, clock_timestamp(), false, err);
-			r := jsonb_build_object('status', 500, 'reason', 'feed_failed', 'broker_id', bid, 'error', err);
-		END;
-		IF (r ->> 'status')::integer BETWEEN 400 AND 499 THEN
-			-- a broker that cannot be fed (no campaign): an alert, not a failure of the run
-			PERFORM ec.record_job_run('feeder', day, bid, clock_timestamp(), false, r ->> 'reason');
-		END IF;
-		results := results || jsonb_build_array(r);
+		results := results || jsonb_build_array(ec.feed_broker_recorded(bid, day));
 	END LOOP;
 	RETURN ec.finish_feeder_run(day, started, results);
 END
 $$;
 COMMENT ON FUNCTION ec.run_feeder(date) IS
 	'Feeds every active broker''s campaign for a local date (default today in ec.timezone) now; idempotent per broker and date';
+
+------------------------------------------------------------------------------
+-- Workers and the schedule
+------------------------------------------------------------------------------
+
+-- Starts a background worker that runs the jobs (refresh first, then feeder)
+-- for a local date, in this database as the calling role; returns once it
+-- has started.
+CREATE FUNCTION ec.launch_jobs(jobs text[], local_date date) RETURNS jsonb
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'ec_launch_jobs';
+COMMENT ON FUNCTION ec.launch_jobs(text[], date) IS
+	'Starts a dynamic background worker running the jobs (refresh, feeder) for a local date; returns when it has started';
+
+-- What a scheduler calls: launches the worker for the jobs that are due now
+-- (their slot of today has passed, they have not succeeded today). pg_cron
+-- calls it at the slots, and at its own start (@reboot) to catch up a run
+-- missed while the server was down, the same local day only. Any other
+-- scheduler may call it as often as it likes.
+CREATE FUNCTION ec.run_scheduled(job text DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	due text[] := '{}';
+	day date;
+	j text;
+	d date;
+BEGIN
+	IF job IS NOT NULL THEN
+		PERFORM ec.job_settings(job);	-- refuses an unknown job
+	END IF;
+	FOREACH j IN ARRAY ARRAY['refresh', 'feeder'] LOOP
+		CONTINUE WHEN job IS NOT NULL AND j <> job;
+		d := ec.job_due_date(j);
+		CONTINUE WHEN d IS NULL OR EXISTS (SELECT FROM ec.job_runs r WHERE r.job = j AND r.local_date = d
+										   AND r.broker_id IS NULL AND r.ok);
+		due := due || j;
+		day := d;
+	END LOOP;
+	IF cardinality(due) = 0 THEN
+		RETURN jsonb_build_object('status', 200, 'reason', 'nothing_due', 'at', ec.now());
+	END IF;
+	RETURN ec.launch_jobs(due, day);
+END
+$$;
+COMMENT ON FUNCTION ec.run_scheduled(text) IS
+	'Launches the worker for the jobs due now and not yet done today (what pg_cron or any scheduler calls)';
+
+-- The cron lines that make a job's local time in ec.timezone happen in the
+-- scheduler's own time zone (pg_cron 1.4: UTC; newer: cron.timezone) on
+-- every day of the coming year: one line per distinct minute, every day (the
+-- weekdays are checked by ec.job_due_date, since a UTC weekday need not be
+-- the local one). Firing at an hour that is not the local time that season
+-- finds nothing due.
+CREATE FUNCTION ec.cron_schedules(job text, scheduler_timezone text DEFAULT NULL) RETURNS SETOF text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH zone AS (
+		SELECT COALESCE(scheduler_timezone, NULLIF(current_setting('cron.timezone', true), ''), 'GMT') AS z),
+	slots AS (
+		SELECT DISTINCT extract(hour FROM w)::integer AS h, extract(minute FROM w)::integer AS m
+		FROM zone, generate_series(ec.local_date(), ec.local_date() + 366, interval '1 day') d,
+			 LATERAL (SELECT ec.job_instant(job, d::date) AT TIME ZONE zone.z AS w) x)
+	SELECT m || ' ' || string_agg(h::text, ',' ORDER BY h) || ' * * *'
+	FROM slots GROUP BY m ORDER BY m
+$$;
+COMMENT ON FUNCTION ec.cron_schedules(text, text) IS
+	'Cron lines (in the scheduler''s time zone) that reach a job''s local time across daylight-saving changes';
+
+CREATE FUNCTION ec.unschedule_jobs() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	id bigint;
+BEGIN
+	IF to_regclass('cron.job') IS NULL THEN
+		RETURN;
+	END IF;
+	FOR id IN EXECUTE 'SELECT jobid FROM cron.job WHERE jobname LIKE ''equity_connect:%'' AND database = current_database()'
+	LOOP
+		EXECUTE 'SELECT cron.unschedule($1)' USING id;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION ec.unschedule_jobs() IS 'Removes the pg_cron jobs of equity_connect in this database';
+
+CREATE FUNCTION ec.schedule_jobs() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	j text;
+	line text;
+	n integer;
+BEGIN
+	IF to_regclass('cron.job') IS NULL THEN
+		RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'CREATE EXTENSION pg_cron (with cron.database_name set to this database), or call ec.run_scheduled() from another scheduler.';
+	END IF;
+	IF current_setting('cron.database_name', true) IS DISTINCT FROM current_database() THEN
+		RAISE EXCEPTION 'pg_cron runs its jobs in database "%", not "%"',
+			current_setting('cron.database_name', true), current_database()
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Set cron.database_name to this database and restart, or call ec.schedule_jobs() there.';
+	END IF;
+	PERFORM ec.unschedule_jobs();
+	FOREACH j IN ARRAY ARRAY['refresh', 'feeder'] LOOP
+		n := 0;
+		FOR line IN SELECT ec.cron_schedules(j) LOOP
+			n := n + 1;
+			PERFORM cron.schedule('equity_connect:' || j || CASE WHEN n > 1 THEN ':' || n ELSE '' END, line,
+								  format('SELECT ec.run_scheduled(%L)', j));
+		END LOOP;
+	END LOOP;
+	-- catch-up of a run missed while the server was down (same local day only)
+	PERFORM cron.schedule('equity_connect:catch-up', '@reboot', 'SELECT ec.run_scheduled()');
+END
+$$;
+COMMENT ON FUNCTION ec.schedule_jobs() IS
+	'Installs the pg_cron schedule: the refresh and the feeder at their local times across DST, and a catch-up at start';
