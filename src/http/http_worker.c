@@ -310,20 +310,27 @@ HeaderCallback(char *buf, size_t size, size_t nitems, void *userdata)
 		ve--;
 
 	/* names lower case; bytes that are not printable ASCII become '?' */
-	for (size_t i = 0; i < nb; i++)
+	enlargeStringInfo(&r->resp_headers, (int) (nb + (ve - vb) + 2));
 	{
-		unsigned char c = (unsigned char) buf[i];
+		char	   *out = r->resp_headers.data + r->resp_headers.len;
 
-		appendStringInfoChar(&r->resp_headers, (c < 0x21 || c > 0x7e) ? '?' : pg_ascii_tolower(c));
-	}
-	appendStringInfoChar(&r->resp_headers, '\0');
-	for (size_t i = vb; i < ve; i++)
-	{
-		unsigned char c = (unsigned char) buf[i];
+		for (size_t i = 0; i < nb; i++)
+		{
+			unsigned char c = (unsigned char) buf[i];
 
-		appendStringInfoChar(&r->resp_headers, (c < 0x20 || c > 0x7e) ? '?' : (char) c);
+			*out++ = (c < 0x21 || c > 0x7e) ? '?' : pg_ascii_tolower(c);
+		}
+		*out++ = '\0';
+		for (size_t i = vb; i < ve; i++)
+		{
+			unsigned char c = (unsigned char) buf[i];
+
+			*out++ = (c < 0x20 || c > 0x7e) ? '?' : (char) c;
+		}
+		*out++ = '\0';
+		r->resp_headers.len = out - r->resp_headers.data;
+		*out = '\0';
 	}
-	appendStringInfoChar(&r->resp_headers, '\0');
 
 	if (nb == 11 && pg_strncasecmp(buf, "retry-after", 11) == 0)
 	{
@@ -614,7 +621,6 @@ Start(HttpReq *r)
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long) ec_http_connect_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) ec_http_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "equity_connect");
-	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->slist);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, WriteCallback);
