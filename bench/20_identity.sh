@@ -57,7 +57,7 @@ run_pgbench() {
 	local script=$1 prefix=$2 out
 	rm -f "$prefix".*
 	out=$(ec_as_user "$EC_PGBIN/pgbench" -n -h "$EC_PGHOST" -p "$EC_PGPORT" -U postgres -c "$CLIENTS" -j 2 \
-		-T "$UPSERT_SECONDS" -D k=0 -D clients="$CLIENTS" -D nwl="$NWL" -f "$script" \
+		-T "$UPSERT_SECONDS" -M prepared -D k=0 -D clients="$CLIENTS" -D nwl="$NWL" -f "$script" \
 		--log --log-prefix="$prefix" "$BENCH_DB" 2>&1) || { echo "$out" >&2; ec_die "pgbench failed"; }
 	TPS=$(printf '%s\n' "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)
 	P95=$(cat "$prefix".* | awk '{print $3}' | sort -n | awk '{a[NR] = $1} END { i = int(NR * 0.95); if (i < 1) i = 1; printf "%.3f\n", a[i] / 1000 }')

@@ -34,24 +34,26 @@ BEGIN
 END
 $$;
 
-CREATE TABLE bench.pl_leads AS
-	SELECT l.*, sha256(convert_to(bench.pl_normalize(property_address, property_unit, property_city,
-												   property_state, property_zip), 'UTF8')) AS pl_hash
-	FROM ec.leads l;
-UPDATE bench.pl_leads SET addr_hash = pl_hash;
-ALTER TABLE bench.pl_leads DROP COLUMN pl_hash;
-ALTER TABLE bench.pl_leads ADD PRIMARY KEY (id);
-CREATE SEQUENCE bench.pl_leads_id START 50000000;
-ALTER TABLE bench.pl_leads ALTER id SET DEFAULT nextval('bench.pl_leads_id');
-ALTER TABLE bench.pl_leads ALTER campaign_status SET DEFAULT 'new', ALTER emails SET DEFAULT '{}',
-	ALTER phones SET DEFAULT '{}', ALTER sources SET DEFAULT '{}', ALTER verification_codes SET DEFAULT '{}',
-	ALTER provider_payloads SET DEFAULT '{}', ALTER extra SET DEFAULT '{}',
-	ALTER email_verified SET DEFAULT false, ALTER phone_verified SET DEFAULT false;
-CREATE UNIQUE INDEX ON bench.pl_leads (mak) WHERE mak IS NOT NULL;
-CREATE UNIQUE INDEX ON bench.pl_leads (apn_key) WHERE apn_key IS NOT NULL;
-CREATE UNIQUE INDEX ON bench.pl_leads (addr_hash) WHERE addr_hash IS NOT NULL;
-CREATE TABLE bench.pl_events (id bigserial PRIMARY KEY, event_type text, lead_id bigint, duration_ms numeric(12, 3),
-	detail jsonb, created_at timestamptz DEFAULT now());
+-- The same table as ec.leads: columns, defaults, CHECK constraints, indexes,
+-- the foreign key, fill factor and the row triggers.  (The statement
+-- triggers that keep the contactable-leads table current are left out: they
+-- would write into ec's own table.  ec.leads pays for them, the baseline
+-- does not.)
+CREATE TABLE bench.pl_leads (LIKE ec.leads INCLUDING ALL) WITH (fillfactor = 85);
+ALTER TABLE bench.pl_leads ADD FOREIGN KEY (assigned_broker_id) REFERENCES ec.brokers (id) ON DELETE SET NULL;
+INSERT INTO bench.pl_leads SELECT * FROM ec.leads;
+UPDATE bench.pl_leads SET addr_hash = sha256(convert_to(bench.pl_normalize(property_address, property_unit,
+	property_city, property_state, property_zip), 'UTF8'));
+SELECT setval(pg_get_serial_sequence('bench.pl_leads', 'id'), (SELECT max(id) FROM bench.pl_leads));
+CREATE TRIGGER pl_status_change BEFORE UPDATE OF campaign_status ON bench.pl_leads
+	FOR EACH ROW WHEN (OLD.campaign_status IS DISTINCT FROM NEW.campaign_status)
+	EXECUTE FUNCTION ec.set_added_to_campaign_at();
+CREATE TRIGGER pl_touch BEFORE UPDATE ON bench.pl_leads
+	FOR EACH ROW EXECUTE FUNCTION ec.touch_updated_at();
+CREATE TRIGGER pl_score BEFORE INSERT OR UPDATE OF owner_age, owner_occupied, estimated_value, estimated_equity,
+		years_owned, email_verified, phone_verified, assigned_broker_id ON bench.pl_leads
+	FOR EACH ROW EXECUTE FUNCTION ec.leads_set_score();
+CREATE TABLE bench.pl_events (LIKE ec.pipeline_events INCLUDING ALL);
 VACUUM ANALYZE bench.pl_leads;
 
 CREATE FUNCTION bench.pl_union(a text[], b text[]) RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
@@ -135,15 +137,14 @@ BEGIN
 			sources = bench.pl_union(l.sources, ARRAY[source]),
 			provider_payloads = l.provider_payloads || coalesce(jsonb_build_object(source, lead->'payload'), '{}'),
 			campaign_status = CASE WHEN l.campaign_status = 'new' AND (coalesce(ev, false) OR coalesce(pv, false))
-				THEN 'queued' ELSE l.campaign_status END,
-			updated_at = now()
+				THEN 'queued' ELSE l.campaign_status END
 		WHERE l.id = rec.id;
 		lid := rec.id;
 		action := 'merged';
 		EXIT;
 	END LOOP;
-	INSERT INTO bench.pl_events (event_type, lead_id, duration_ms, detail)
-	VALUES ('dedupe_success', lid, extract(epoch FROM clock_timestamp() - t0) * 1000,
+	INSERT INTO bench.pl_events (event_type, ok, lead_id, duration_ms, detail)
+	VALUES ('dedupe_success', true, lid, extract(epoch FROM clock_timestamp() - t0) * 1000,
 			jsonb_build_object('action', action, 'matched_on', matched, 'source', source));
 	RETURN jsonb_build_object('lead_id', lid, 'action', action, 'matched_on', matched, 'conflict', NULL);
 END
