@@ -553,8 +553,14 @@ ec_http_enqueue(PG_FUNCTION_ARGS)
 		bool		isnull;
 		bool		same;
 
-		if (SPI_execute_plan(lookup_plan, lv, ln, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "idempotency key conflict without a row");
+		/* not read-only: a fresh snapshot sees the row a concurrent commit made */
+		if (SPI_execute_plan(lookup_plan, lv, ln, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not look up idempotency key");
+		if (SPI_processed != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("the request with idempotency key \"%s\" changed concurrently", key),
+					 errhint("Retry the transaction.")));
 		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		same = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 		if (isnull || !same)
