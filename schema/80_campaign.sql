@@ -830,3 +830,18 @@ END
 $$;
 COMMENT ON FUNCTION ec.schedule_jobs() IS
 	'Installs the pg_cron schedule: the refresh and the feeder at their local times across DST, and a catch-up at start';
+
+-- A broker reads its own fed leads and their sequence, and its personas.
+CREATE POLICY broker_own ON ec.campaign_leads FOR SELECT TO PUBLIC
+	USING (broker_id = (SELECT ec.current_broker_id()));
+CREATE POLICY broker_read ON ec.personas FOR SELECT TO PUBLIC
+	USING (broker_id IS NULL OR broker_id = (SELECT ec.current_broker_id()));
+DO $grants$
+DECLARE
+	r text;
+BEGIN
+	FOR r IN SELECT rolname FROM pg_catalog.pg_roles WHERE rolname IN ('ec_broker', 'authenticated') LOOP
+		EXECUTE pg_catalog.format('GRANT SELECT ON ec.campaign_leads, ec.lead_sequence, ec.personas TO %I', r);
+	END LOOP;
+END
+$grants$;
