@@ -10,6 +10,15 @@
 INGEST_DIR=$BENCH_DIR/ingest
 ec_as_user mkdir -p "$INGEST_DIR"
 
+# the leads themselves come from 10_foundation.sh; load them when run alone
+if [ "$(bench_sql "SELECT count(*) FROM (SELECT 1 FROM ec.leads LIMIT 1) x")" = 0 ]; then
+	bench_sql "COPY ec.leads (id, first_name, last_name, email, phone, property_address, property_unit, property_city,
+		property_state, property_zip, county_fips, mak, apn, apn_key, addr_hash, owner_age, owner_occupied,
+		estimated_value, estimated_equity, email_verified, phone_verified, campaign_status, lead_score,
+		assigned_broker_id) FROM '$BENCH_LEADS_CSV' WITH (FORMAT csv)" >/dev/null
+	bench_sql "SELECT setval(pg_get_serial_sequence('ec.leads', 'id'), (SELECT max(id) FROM ec.leads))" >/dev/null
+fi
+
 bench_sql "ALTER DATABASE $BENCH_DB SET ec.request_rate_limit = 0" >/dev/null
 bench_sql "ALTER DATABASE $BENCH_DB SET ec.request_max_size = '256MB'" >/dev/null
 bench_sql "SELECT ec.add_key('request', 'bench-ingest', convert_to('bench-ingest-secret-0123456789', 'UTF8'))

@@ -38,6 +38,10 @@ CREATE TABLE ec.leads_staging (
 	CHECK (validation_status <> 'rejected' OR pg_catalog.cardinality(reasons) > 0)
 ) WITH (fillfactor = 80);
 COMMENT ON TABLE ec.leads_staging IS 'Every row of every upload, mapped to lead keys, with its validation status and reasons';
+-- The rows waiting for deduplication, in file order: what each batch of an
+-- upload hands to identity (ec.upsert_staged_leads), without reading the
+-- upload's earlier, finished rows again.
+CREATE INDEX leads_staging_waiting ON ec.leads_staging (upload_id, row_number) WHERE validation_status = 'valid';
 COMMENT ON COLUMN ec.leads_staging.record IS 'The row as ec.upsert_lead takes it (lead keys; unmapped columns under "extra"); rejected rows keep what could be read';
 COMMENT ON COLUMN ec.leads_staging.reasons IS 'Why the row was rejected, or which field was dropped from a kept row (invalid_email, invalid_phone, ...)';
 

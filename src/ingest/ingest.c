@@ -336,6 +336,77 @@ IngestMarkDuplicates(int64 upload_id)
 	return (int64) SPI_processed;
 }
 
+/*
+ * Leads of this upload without a verified contact, to the skip-trace router
+ * (ec.skiptrace_queue): requests go out through the HTTP queue after the
+ * upload commits.  A router that fails (a provider turned on without its key
+ * bound, say) does not fail the upload: the answer says so and an event
+ * records it.  Returns the number queued, or -1.
+ */
+static int64
+IngestSkiptrace(int64 upload_id, char **error)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+	bool		isnull;
+	int64		queued = 0;
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+
+	*error = NULL;
+	if (SPI_execute("SELECT 1 FROM ec.skiptrace_providers WHERE enabled LIMIT 1", false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read ec.skiptrace_providers");
+	if (SPI_processed == 0)
+		return 0;
+
+	IngestProgressPhase(INGEST_PHASE_SKIPTRACE);
+	values[0] = Int64GetDatum(upload_id);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		if (SPI_execute_with_args("SELECT ec.skiptrace_queue(ARRAY(SELECT DISTINCT s.lead_id FROM ec.leads_staging s"
+								  " WHERE s.upload_id OPERATOR(pg_catalog.=) $1 AND s.lead_id IS NOT NULL), $1)",
+								  1, types, values, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not queue skip-traces");
+		queued = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED || edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+			ReThrowError(edata);
+		*error = pstrdup(edata->message);
+		FreeErrorData(edata);
+		queued = -1;
+	}
+	PG_END_TRY();
+
+	if (*error != NULL)
+	{
+		Oid			etypes[2] = {INT8OID, TEXTOID};
+		Datum		evalues[2];
+
+		evalues[0] = Int64GetDatum(upload_id);
+		evalues[1] = CStringGetTextDatum(*error);
+		if (SPI_execute_with_args("INSERT INTO ec.pipeline_events (event_type, ok, upload_id, detail)"
+								  " VALUES ('skiptrace_failed', false, $1, pg_catalog.jsonb_build_object('error', $2))",
+								  2, etypes, evalues, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not record the skip-trace failure");
+	}
+	return queued;
+}
+
 /* The first rejected rows of the upload: [{"row": n, "reasons": [...]}]. */
 static void
 IngestPushRejectedRows(int64 upload_id, int64 rejected, JsonbParseState **ps)
@@ -475,6 +546,8 @@ typedef struct IngestOutcome
 	bool		deduplicated;	/* false: rows wait for ec.ingest_finish */
 	IngestUpsertCounts counts;
 	int64		duplicates;
+	int64		skiptraced;		/* -1: the router failed (skiptrace_error) */
+	char	   *skiptrace_error;
 } IngestOutcome;
 
 /* 422 when nothing could be read or every row was refused, else 200. */
@@ -527,6 +600,10 @@ IngestAnswer(int status, const char *reason, const IngestParseResult *res, int64
 		{
 			AnsInt(&ps, "duplicate_in_file", out->duplicates);
 			AnsInt(&ps, "conflicts", out->counts.conflicts);
+			if (out->skiptraced >= 0)
+				AnsInt(&ps, "skiptrace_queued", out->skiptraced);
+			else
+				AnsText(&ps, "skiptrace_error", out->skiptrace_error);
 		}
 		AnsKey(&ps, "rejected_rows");
 		IngestPushRejectedRows(upload_id, out->rejected, &ps);
@@ -617,7 +694,10 @@ IngestRun(bytea *body, Jsonb *headers, const char *source, inet *client_ip,
 		out.rejected = IngestStagerRejected(st) + out.counts.rejected;
 		out.deduplicated = ec_ingest_dedupe == INGEST_DEDUPE_INLINE;
 		if (out.deduplicated)
+		{
 			out.duplicates = IngestMarkDuplicates(upload_id);
+			out.skiptraced = IngestSkiptrace(upload_id, &out.skiptrace_error);
+		}
 	}
 	status = IngestStatus(&res, &out, &reason);
 	ms = IngestMsSince(t0);
@@ -684,6 +764,7 @@ IngestFinish(int64 upload_id)
 	out.deduplicated = true;
 	out.counts = *IngestStagerCounts(st);
 	out.duplicates = IngestMarkDuplicates(upload_id);
+	out.skiptraced = IngestSkiptrace(upload_id, &out.skiptrace_error);
 	if (SPI_execute_with_args("SELECT pg_catalog.count(*),"
 							  " pg_catalog.count(*) FILTER (WHERE s.validation_status OPERATOR(pg_catalog.=) 'rejected')"
 							  " FROM ec.leads_staging s WHERE s.upload_id OPERATOR(pg_catalog.=) $1",

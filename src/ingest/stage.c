@@ -34,6 +34,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/lsyscache.h"
@@ -60,8 +61,11 @@ typedef struct IngestWriter
 				a_row,
 				a_record,
 				a_status,
-				a_reasons;		/* attribute numbers - 1 */
+				a_reasons,
+				a_lead,
+				a_action;		/* attribute numbers - 1 */
 	Datum		valid,
+				upserted,
 				rejected;		/* ec.staging_status labels */
 } IngestWriter;
 
@@ -81,6 +85,9 @@ struct IngestStager
 	Datum	   *statuses;
 	Datum	   *reasons;
 	uint32	   *masks;
+	char	   *state;			/* 'v' valid (waits), 'u' upserted, 'r' rejected */
+	int64	   *lead_ids;		/* 0: none */
+	const char **actions;		/* identity's action, or NULL */
 	int64		rows;
 	int64		rejected;
 	IngestWriter *writer;		/* NULL: not opened yet, or the SQL path */
@@ -89,6 +96,7 @@ struct IngestStager
 
 static SPIPlanPtr plan_stage = NULL;
 static SPIPlanPtr plan_upsert = NULL;
+static SPIPlanPtr plan_upsert_staged = NULL;
 static SPIPlanPtr plan_event = NULL;
 
 IngestStager *
@@ -107,6 +115,9 @@ IngestStagerBegin(int64 upload_id, const char *source, bool dedupe)
 	st->statuses = palloc(sizeof(Datum) * st->cap);
 	st->reasons = palloc(sizeof(Datum) * st->cap);
 	st->masks = palloc(sizeof(uint32) * st->cap);
+	st->state = palloc(st->cap);
+	st->lead_ids = palloc(sizeof(int64) * st->cap);
+	st->actions = palloc(sizeof(char *) * st->cap);
 	return st;
 }
 
@@ -140,70 +151,23 @@ IngestCount(Jsonb *answer, const char *key)
 	return DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v->val.numeric)));
 }
 
-/*
- * The batch just staged through identity's bulk path: ec.upsert_staged_leads
- * takes the upload's valid rows (only this batch's: earlier ones are marked
- * upserted), writes lead_id and action back, and answers with counts.  One
- * dedupe_success event per batch, with its duration.
- */
+/* One dedupe_success event for a batch. */
 static void
-IngestUpsertBatch(IngestStager *st, int64 rows)
+IngestBatchEvent(IngestStager *st, int64 rows, const IngestUpsertCounts *c, double ms)
 {
-	Oid			types[2] = {INT8OID, TEXTOID};
-	Datum		values[2];
 	Oid			etypes[4] = {INT8OID, FLOAT8OID, JSONBOID, BOOLOID};
 	Datum		evalues[4];
-	instr_time	t0,
-				t1;
-	Jsonb	   *answer;
-	bool		isnull;
-	int64		inserted,
-				merged,
-				unchanged,
-				rejected,
-				conflicts;
 	char	   *detail;
 
-	IngestProgressPhase(INGEST_PHASE_DEDUPLICATING);
-	INSTR_TIME_SET_CURRENT(t0);
-	values[0] = Int64GetDatum(st->upload_id);
-	values[1] = CStringGetTextDatum(st->source);
-	if (plan_upsert == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare("SELECT ec.upsert_staged_leads($1, $2)", 2, types);
-
-		if (p == NULL || SPI_keepplan(p) != 0)
-			elog(ERROR, "could not prepare the staged upsert");
-		plan_upsert = p;
-	}
-	if (SPI_execute_plan(plan_upsert, values, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "ec.upsert_staged_leads gave no answer");
-	answer = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	inserted = IngestCount(answer, "inserted");
-	merged = IngestCount(answer, "merged");
-	unchanged = IngestCount(answer, "unchanged");
-	rejected = IngestCount(answer, "rejected");
-	conflicts = IngestCount(answer, "conflicts");
-	INSTR_TIME_SET_CURRENT(t1);
-	INSTR_TIME_SUBTRACT(t1, t0);
-	if (rows < 0)
-		rows = inserted + merged + unchanged + rejected;
-
-	st->counts.inserted += inserted;
-	st->counts.merged += merged;
-	st->counts.unchanged += unchanged;
-	st->counts.rejected += rejected;
-	st->counts.conflicts += conflicts;
 	st->batches++;
-
 	detail = psprintf("{\"batch\": %d, \"rows\": " INT64_FORMAT ", \"inserted\": " INT64_FORMAT
 					  ", \"merged\": " INT64_FORMAT ", \"unchanged\": " INT64_FORMAT
 					  ", \"rejected\": " INT64_FORMAT ", \"conflicts\": " INT64_FORMAT "}",
-					  st->batches, rows, inserted, merged, unchanged, rejected, conflicts);
+					  st->batches, rows, c->inserted, c->merged, c->unchanged, c->rejected, c->conflicts);
 	evalues[0] = Int64GetDatum(st->upload_id);
-	evalues[1] = Float8GetDatum(INSTR_TIME_GET_MILLISEC(t1));
+	evalues[1] = Float8GetDatum(ms);
 	evalues[2] = DirectFunctionCall1(jsonb_in, CStringGetDatum(detail));
-	evalues[3] = BoolGetDatum(rejected < rows);
+	evalues[3] = BoolGetDatum(c->rejected < rows);
 	if (plan_event == NULL)
 	{
 		SPIPlanPtr	p = SPI_prepare("INSERT INTO ec.pipeline_events (event_type, ok, upload_id, duration_ms, detail)"
@@ -216,8 +180,200 @@ IngestUpsertBatch(IngestStager *st, int64 rows)
 	}
 	if (SPI_execute_plan(plan_event, evalues, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not record the batch event");
+	st->counts.inserted += c->inserted;
+	st->counts.merged += c->merged;
+	st->counts.unchanged += c->unchanged;
+	st->counts.rejected += c->rejected;
+	st->counts.conflicts += c->conflicts;
 	pgstat_progress_update_param(INGEST_PROGRESS_UPSERTED,
 								 st->counts.inserted + st->counts.merged + st->counts.unchanged);
+}
+
+/*
+ * The upload's waiting (valid) rows through identity's path over staging
+ * rows, ec.upsert_staged_leads, which writes lead_id and action back: what
+ * ec.ingest_finish does for an upload staged with ec.ingest_dedupe =
+ * deferred.
+ */
+static void
+IngestUpsertBatch(IngestStager *st, int64 rows)
+{
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2];
+	instr_time	t0,
+				t1;
+	Jsonb	   *answer;
+	bool		isnull;
+	IngestUpsertCounts c;
+
+	IngestProgressPhase(INGEST_PHASE_DEDUPLICATING);
+	INSTR_TIME_SET_CURRENT(t0);
+	values[0] = Int64GetDatum(st->upload_id);
+	values[1] = CStringGetTextDatum(st->source);
+	if (plan_upsert_staged == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare("SELECT ec.upsert_staged_leads($1, $2)", 2, types);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "could not prepare the staged upsert");
+		plan_upsert_staged = p;
+	}
+	if (SPI_execute_plan(plan_upsert_staged, values, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "ec.upsert_staged_leads gave no answer");
+	answer = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	memset(&c, 0, sizeof(c));
+	c.inserted = IngestCount(answer, "inserted");
+	c.merged = IngestCount(answer, "merged");
+	c.unchanged = IngestCount(answer, "unchanged");
+	c.rejected = IngestCount(answer, "rejected");
+	c.conflicts = IngestCount(answer, "conflicts");
+	INSTR_TIME_SET_CURRENT(t1);
+	INSTR_TIME_SUBTRACT(t1, t0);
+	if (rows < 0)
+		rows = c.inserted + c.merged + c.unchanged + c.rejected;
+	IngestBatchEvent(st, rows, &c, INSTR_TIME_GET_MILLISEC(t1));
+	IngestProgressPhase(INGEST_PHASE_PARSING);
+}
+
+/* text[] a with s appended. */
+static ArrayType *
+array_append_text(ArrayType *a, const char *s)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	Datum	   *out;
+
+	deconstruct_array(a, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	out = palloc(sizeof(Datum) * (n + 1));
+	memcpy(out, elems, sizeof(Datum) * n);
+	out[n] = CStringGetTextDatum(s);
+	return construct_array(out, n + 1, TEXTOID, -1, false, TYPALIGN_INT);
+}
+
+/* A string member of a result object, or NULL. */
+static char *
+IngestResultText(JsonbContainer *obj, const char *key)
+{
+	JsonbValue	vbuf;
+	JsonbValue *v = getKeyJsonValueFromContainer(obj, key, strlen(key), &vbuf);
+
+	if (v == NULL || v->type != jbvString)
+		return NULL;
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+/*
+ * The batch's valid rows through identity's set-based path before they are
+ * written: ec.upsert_leads over the records (a JSON array, one call), whose
+ * per-row results say which lead each row became and how.  The rows are
+ * then staged once, in their final state (upserted with lead_id and
+ * action, or rejected with identity's reason), and no write-back is needed.
+ */
+static void
+IngestUpsertRows(IngestStager *st)
+{
+	Oid			types[2] = {JSONBOID, TEXTOID};
+	Datum		values[2];
+	JsonbParseState *ps = NULL;
+	JsonbValue *arr;
+	Jsonb	   *answer;
+	JsonbValue	vbuf;
+	JsonbValue *results;
+	JsonbIterator *it;
+	JsonbIteratorToken tok;
+	JsonbValue	v;
+	IngestUpsertCounts c;
+	instr_time	t0,
+				t1;
+	MemoryContext old;
+	bool		isnull;
+	int			i;
+	int64		rows = 0;
+
+	IngestProgressPhase(INGEST_PHASE_DEDUPLICATING);
+	INSTR_TIME_SET_CURRENT(t0);
+	old = MemoryContextSwitchTo(st->cxt);
+	pushJsonbValue(&ps, WJB_BEGIN_ARRAY, NULL);
+	for (i = 0; i < st->n; i++)
+	{
+		Jsonb	   *rec;
+
+		if (st->state[i] != 'v')
+			continue;
+		rec = DatumGetJsonbP(st->records[i]);
+		v.type = jbvBinary;
+		v.val.binary.data = &rec->root;
+		v.val.binary.len = VARSIZE(rec) - VARHDRSZ;
+		pushJsonbValue(&ps, WJB_ELEM, &v);
+		rows++;
+	}
+	arr = pushJsonbValue(&ps, WJB_END_ARRAY, NULL);
+	values[0] = JsonbPGetDatum(JsonbValueToJsonb(arr));
+	values[1] = CStringGetTextDatum(st->source);
+	MemoryContextSwitchTo(old);
+
+	if (plan_upsert == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare("SELECT ec.upsert_leads($1, $2)", 2, types);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "could not prepare the bulk upsert");
+		plan_upsert = p;
+	}
+	if (SPI_execute_plan(plan_upsert, values, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "ec.upsert_leads gave no answer");
+	answer = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+	/* per-row results, in the order of the rows sent */
+	results = getKeyJsonValueFromContainer(&answer->root, "results", 7, &vbuf);
+	if (results == NULL || results->type != jbvBinary || !JsonContainerIsArray(results->val.binary.data))
+		elog(ERROR, "ec.upsert_leads answered without per-row results");
+	it = JsonbIteratorInit(results->val.binary.data);
+	i = 0;
+	old = MemoryContextSwitchTo(st->cxt);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		JsonbValue	lbuf;
+		JsonbValue *lv;
+		char	   *action;
+
+		if (tok != WJB_ELEM || v.type != jbvBinary)
+			continue;
+		while (i < st->n && st->state[i] != 'v')
+			i++;
+		if (i >= st->n)
+			elog(ERROR, "ec.upsert_leads answered for more rows than it was sent");
+		action = IngestResultText(v.val.binary.data, "action");
+		lv = getKeyJsonValueFromContainer(v.val.binary.data, "lead_id", 7, &lbuf);
+		st->actions[i] = action;
+		st->lead_ids[i] = (lv != NULL && lv->type == jbvNumeric)
+			? DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(lv->val.numeric))) : 0;
+		if (action != NULL && strcmp(action, "rejected") == 0)
+		{
+			/* identity's reason joins ours */
+			char	   *reason = IngestResultText(v.val.binary.data, "reason");
+			ArrayType  *a = DatumGetArrayTypeP(st->reasons[i]);
+
+			st->state[i] = 'r';
+			if (reason != NULL)
+				st->reasons[i] = PointerGetDatum(array_append_text(a, reason));
+		}
+		else
+			st->state[i] = 'u';
+		i++;
+	}
+	MemoryContextSwitchTo(old);
+
+	memset(&c, 0, sizeof(c));
+	c.inserted = IngestCount(answer, "inserted");
+	c.merged = IngestCount(answer, "merged");
+	c.unchanged = IngestCount(answer, "unchanged");
+	c.rejected = IngestCount(answer, "rejected");
+	c.conflicts = IngestCount(answer, "conflicts");
+	INSTR_TIME_SET_CURRENT(t1);
+	INSTR_TIME_SUBTRACT(t1, t0);
+	IngestBatchEvent(st, rows, &c, INSTR_TIME_GET_MILLISEC(t1));
 	IngestProgressPhase(INGEST_PHASE_PARSING);
 }
 
@@ -264,9 +420,12 @@ IngestWriterOpen(IngestStager *st)
 	w->a_record = IngestAttnum(w->rel, "record");
 	w->a_status = IngestAttnum(w->rel, "validation_status");
 	w->a_reasons = IngestAttnum(w->rel, "reasons");
+	w->a_lead = IngestAttnum(w->rel, "lead_id");
+	w->a_action = IngestAttnum(w->rel, "action");
 	status_type = TupleDescAttr(RelationGetDescr(w->rel), w->a_status)->atttypid;
 	w->valid = DirectFunctionCall2(enum_in, CStringGetDatum("valid"), ObjectIdGetDatum(status_type));
 	w->rejected = DirectFunctionCall2(enum_in, CStringGetDatum("rejected"), ObjectIdGetDatum(status_type));
+	w->upserted = DirectFunctionCall2(enum_in, CStringGetDatum("upserted"), ObjectIdGetDatum(status_type));
 
 	/* the other columns take their defaults, as COPY gives them */
 	w->defaults = palloc0(sizeof(ExprState *) * w->natts);
@@ -276,7 +435,7 @@ IngestWriterOpen(IngestStager *st)
 		Node	   *def;
 
 		if (att->attisdropped || i == w->a_upload || i == w->a_row || i == w->a_record ||
-			i == w->a_status || i == w->a_reasons)
+			i == w->a_status || i == w->a_reasons || i == w->a_lead || i == w->a_action)
 			continue;
 		def = build_column_default(w->rel, i + 1);
 		if (def != NULL)
@@ -334,10 +493,15 @@ IngestWriteSlots(IngestStager *st, int from, int to)
 		slot->tts_values[w->a_upload] = Int64GetDatum(st->upload_id);
 		slot->tts_values[w->a_row] = st->rownums[r];
 		slot->tts_values[w->a_record] = st->records[r];
-		slot->tts_values[w->a_status] = DatumGetBool(st->statuses[r]) ? w->rejected : w->valid;
+		slot->tts_values[w->a_status] = st->state[r] == 'r' ? w->rejected :
+			st->state[r] == 'u' ? w->upserted : w->valid;
 		slot->tts_values[w->a_reasons] = st->reasons[r];
 		slot->tts_isnull[w->a_upload] = slot->tts_isnull[w->a_row] = slot->tts_isnull[w->a_record] =
 			slot->tts_isnull[w->a_status] = slot->tts_isnull[w->a_reasons] = false;
+		slot->tts_values[w->a_lead] = Int64GetDatum(st->lead_ids[r]);
+		slot->tts_isnull[w->a_lead] = st->lead_ids[r] == 0;
+		slot->tts_values[w->a_action] = st->actions[r] ? CStringGetTextDatum(st->actions[r]) : (Datum) 0;
+		slot->tts_isnull[w->a_action] = st->actions[r] == NULL;
 		ExecStoreVirtualTuple(slot);
 		if (w->rel->rd_att->constr != NULL)
 			ExecConstraints(w->rri, slot, w->estate);
@@ -357,10 +521,17 @@ IngestWriteSlots(IngestStager *st, int from, int to)
 static void
 IngestWriteSql(IngestStager *st)
 {
-	Oid			types[5] = {INT8OID, INT4ARRAYOID, JSONBARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
-	Datum		values[5];
+	Oid			types[7] = {INT8OID, INT4ARRAYOID, JSONBARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+	INT8ARRAYOID, TEXTARRAYOID};
+	Datum		values[7];
 	Datum	   *statuses;
 	Datum	   *reasons;
+	Datum	   *leads;
+	bool	   *lead_nulls;
+	Datum	   *actions;
+	bool	   *action_nulls;
+	int			dims[1];
+	int			lbs[1] = {1};
 	MemoryContext old;
 	int			rc;
 	int			i;
@@ -368,37 +539,38 @@ IngestWriteSql(IngestStager *st)
 	old = MemoryContextSwitchTo(st->cxt);
 	statuses = palloc(sizeof(Datum) * st->n);
 	reasons = palloc(sizeof(Datum) * st->n);
+	leads = palloc(sizeof(Datum) * st->n);
+	lead_nulls = palloc(sizeof(bool) * st->n);
+	actions = palloc(sizeof(Datum) * st->n);
+	action_nulls = palloc(sizeof(bool) * st->n);
 	for (i = 0; i < st->n; i++)
 	{
-		StringInfoData buf;
-		int			r;
-
-		statuses[i] = CStringGetTextDatum(DatumGetBool(st->statuses[i]) ? "rejected" : "valid");
-		initStringInfo(&buf);
-		appendStringInfoChar(&buf, '{');
-		for (r = 0; r < IR_COUNT; r++)
-		{
-			if (st->masks[i] & (1u << r))
-				appendStringInfo(&buf, "%s%s", buf.len > 1 ? "," : "", IngestReasonName((IngestReason) r));
-		}
-		appendStringInfoChar(&buf, '}');
-		reasons[i] = CStringGetTextDatum(buf.data);
+		statuses[i] = CStringGetTextDatum(st->state[i] == 'r' ? "rejected" : st->state[i] == 'u' ? "upserted" : "valid");
+		reasons[i] = CStringGetTextDatum(OidOutputFunctionCall(F_ARRAY_OUT, st->reasons[i]));
+		leads[i] = Int64GetDatum(st->lead_ids[i]);
+		lead_nulls[i] = st->lead_ids[i] == 0;
+		actions[i] = st->actions[i] ? CStringGetTextDatum(st->actions[i]) : (Datum) 0;
+		action_nulls[i] = st->actions[i] == NULL;
 	}
 	values[0] = Int64GetDatum(st->upload_id);
 	values[1] = PointerGetDatum(construct_array(st->rownums, st->n, INT4OID, 4, true, TYPALIGN_INT));
 	values[2] = PointerGetDatum(construct_array(st->records, st->n, JSONBOID, -1, false, TYPALIGN_INT));
 	values[3] = PointerGetDatum(construct_array(statuses, st->n, TEXTOID, -1, false, TYPALIGN_INT));
 	values[4] = PointerGetDatum(construct_array(reasons, st->n, TEXTOID, -1, false, TYPALIGN_INT));
+	dims[0] = st->n;
+	values[5] = PointerGetDatum(construct_md_array(leads, lead_nulls, 1, dims, lbs, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[6] = PointerGetDatum(construct_md_array(actions, action_nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
 	MemoryContextSwitchTo(old);
 
 	if (plan_stage == NULL)
 	{
 		SPIPlanPtr	p = SPI_prepare("INSERT INTO ec.leads_staging"
-									" (upload_id, row_number, record, validation_status, reasons)"
-									" SELECT $1, r.n, r.rec, r.st::ec.staging_status, r.rs::text[]"
+									" (upload_id, row_number, record, validation_status, reasons, lead_id, action)"
+									" SELECT $1, r.n, r.rec, r.st::ec.staging_status, r.rs::text[], r.l, r.a"
 									" FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"
-									"  pg_catalog.unnest($4), pg_catalog.unnest($5)) AS r (n, rec, st, rs)",
-									5, types);
+									"  pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6),"
+									"  pg_catalog.unnest($7)) AS r (n, rec, st, rs, l, a)",
+									7, types);
 
 		if (p == NULL)
 			elog(ERROR, "could not prepare the staging insert: %s", SPI_result_code_string(SPI_result));
@@ -414,6 +586,9 @@ IngestWriteSql(IngestStager *st)
 static void
 IngestStagerFlush(IngestStager *st)
 {
+	if (st->dedupe && st->batch_valid > 0)
+		IngestUpsertRows(st);
+	st->batch_valid = 0;
 	if (st->n > 0)
 	{
 		if (st->writer == NULL)
@@ -432,10 +607,6 @@ IngestStagerFlush(IngestStager *st)
 	MemoryContextReset(st->cxt);
 	pgstat_progress_update_param(INGEST_PROGRESS_ROWS, st->rows);
 	pgstat_progress_update_param(INGEST_PROGRESS_REJECTED, st->rejected);
-
-	if (st->dedupe && st->batch_valid > 0)
-		IngestUpsertBatch(st, st->batch_valid);
-	st->batch_valid = 0;
 }
 
 void
@@ -458,6 +629,9 @@ IngestStagerAdd(IngestStager *st, int64 row_number, const IngestChecked *checked
 	st->statuses[st->n] = BoolGetDatum(checked->rejected);
 	st->reasons[st->n] = IngestReasonsArray(checked->reasons);
 	st->masks[st->n] = checked->reasons;
+	st->state[st->n] = checked->rejected ? 'r' : 'v';
+	st->lead_ids[st->n] = 0;
+	st->actions[st->n] = NULL;
 	MemoryContextSwitchTo(old);
 	st->n++;
 	st->rows++;
