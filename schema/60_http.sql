@@ -102,6 +102,25 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION ec.http_host(text) IS
 	'The host key of a URL (lower-case host, ":port" unless default): what ec.http_host_limits names';
 
+CREATE FUNCTION ec.http_retry(request_id bigint, extra_attempts integer DEFAULT 3) RETURNS boolean
+AS 'MODULE_PATHNAME', 'ec_http_retry'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION ec.http_retry(bigint, integer) IS
+	'Send a failed request again (extra_attempts more) and resolve its dead letter; false if it is not failed';
+
+CREATE FUNCTION ec.http_purge(older_than interval DEFAULT '30 days') RETURNS bigint
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH gone AS (
+		DELETE FROM ec.http_requests
+		WHERE finished_at < now() - older_than AND NOT callback_pending
+		RETURNING 1)
+	SELECT count(*) FROM gone
+$$;
+COMMENT ON FUNCTION ec.http_purge(interval) IS
+	'Delete finished requests (and their responses) older than older_than; returns how many. Run it daily';
+
 CREATE FUNCTION ec.http_workers(OUT database text, OUT pid integer, OUT started_at timestamptz,
 	OUT in_flight integer, OUT max_in_flight integer, OUT sent bigint, OUT succeeded bigint,
 	OUT retried bigint, OUT failed bigint, OUT reloads bigint)

@@ -99,6 +99,27 @@ SET ROLE http_caller;
 SELECT ec.http_enqueue('GET', 'http://127.0.0.1:9/', NULL, NULL, 'test', callback => 'public.http_done');
 RESET ROLE;
 
+-- a failed request can be sent again; its dead letter is then resolved
+BEGIN;
+UPDATE ec.http_requests SET state = 'failed', attempts = 3, finished_at = now(), last_status = 503
+	WHERE id = (SELECT id FROM t WHERE k = 'a');
+INSERT INTO ec.pipeline_dlq (source, kind, ref_id, last_status, attempts) SELECT 'http', 'test_hook', id, 503, 3 FROM t WHERE k = 'a';
+SELECT ec.http_retry((SELECT id FROM t WHERE k = 'a')) AS requeued;
+SELECT state, attempts, max_attempts, finished_at IS NULL AS open, last_status FROM ec.http_requests
+	WHERE id = (SELECT id FROM t WHERE k = 'a');
+SELECT resolution FROM ec.pipeline_dlq WHERE ref_id = (SELECT id FROM t WHERE k = 'a');
+SELECT ec.http_retry((SELECT id FROM t WHERE k = 'a')) AS requeued_twice;
+SELECT ec.http_retry((SELECT id FROM t WHERE k = 'a'), 0);
+ROLLBACK;
+-- finished requests are purged with their responses; open ones stay
+BEGIN;
+UPDATE ec.http_requests SET state = 'succeeded', attempts = 1, finished_at = now() - interval '40 days'
+	WHERE id = (SELECT id FROM t WHERE k = 'b');
+INSERT INTO ec.http_responses (request_id, attempt, status, started_at) SELECT id, 1, 200, now() FROM t WHERE k = 'b';
+SELECT ec.http_purge() AS purged, ec.http_purge() AS purged_again;
+SELECT count(*) AS left_responses FROM ec.http_responses WHERE request_id = (SELECT id FROM t WHERE k = 'b');
+ROLLBACK;
+
 -- host keys
 SELECT u, ec.http_host(u) FROM (VALUES ('http://API.Example.COM/v2'), ('https://api.example.com:443/'),
 	('http://api.example.com:80'), ('http://127.0.0.1:8080/x'), ('https://[::1]:9443/'), ('https://h.example.com:80/')) v(u);

@@ -15,6 +15,9 @@ many connections at once. What it answers depends on the path:
     /retry-after/SECS...      429 with Retry-After: SECS on the first attempt of a key, then 200
     /sleep/MS...              200 after MS milliseconds
     /big/BYTES...             200 with a body of BYTES bytes
+    /instantly/...            a stand-in for Instantly: 200 {"status": "success", "leads_uploaded": N}
+    /vapi/call                a stand-in for VAPI: 201 {"id": <uuid>, "status": "queued"}
+    /hook/...                 a stand-in for a broker's webhook: 200 {"received": true}
 
 Stops on SIGTERM or SIGINT.
 """
@@ -25,6 +28,7 @@ import os
 import signal
 import sys
 import time
+import uuid
 
 attempts = {}
 in_progress = 0
@@ -60,10 +64,20 @@ def route(method, path, headers, body):
         return 200, {}, b'{"slept": true}', int(parts[1]) / 1000.0
     if head == "big" and len(parts) >= 2:
         return 200, {}, b"x" * int(parts[1]), 0
+    if head == "instantly":
+        try:
+            n = len(json.loads(body or b"{}").get("leads", []))
+        except ValueError:
+            return 400, {}, b'{"error": "invalid json"}', 0
+        return 200, {}, json.dumps({"status": "success", "leads_uploaded": n}).encode(), 0
+    if head == "vapi":
+        return 201, {}, json.dumps({"id": str(uuid.uuid4()), "status": "queued"}).encode(), 0
+    if head == "hook":
+        return 200, {}, b'{"received": true}', 0
     return 404, {}, b'{"error": "no such path"}', 0
 
 
-REASONS = {200: "OK", 404: "Not Found", 408: "Request Timeout", 429: "Too Many Requests",
+REASONS = {200: "OK", 201: "Created", 404: "Not Found", 408: "Request Timeout", 429: "Too Many Requests",
            500: "Internal Server Error", 503: "Service Unavailable"}
 
 
@@ -120,6 +134,7 @@ async def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--log", required=True)
+    ap.add_argument("--pid-file")
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
     args = ap.parse_args()
@@ -135,6 +150,9 @@ async def main():
     with open(tmp, "w") as f:
         f.write("%d\n" % port)
     os.rename(tmp, args.port_file)
+    if args.pid_file:
+        with open(args.pid_file, "w") as f:
+            f.write("%d\n" % os.getpid())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for s in (signal.SIGTERM, signal.SIGINT):

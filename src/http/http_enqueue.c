@@ -42,6 +42,7 @@
 
 PG_FUNCTION_INFO_V1(ec_http_enqueue);
 PG_FUNCTION_INFO_V1(ec_http_host);
+PG_FUNCTION_INFO_V1(ec_http_retry);
 
 static SPIPlanPtr insert_plan = NULL;
 static SPIPlanPtr lookup_plan = NULL;
@@ -592,4 +593,52 @@ ec_http_host(PG_FUNCTION_ARGS)
 				 errmsg("invalid URL \"%s\"", url),
 				 errdetail("%s", why)));
 	PG_RETURN_TEXT_P(cstring_to_text(host));
+}
+
+/*
+ * ec.http_retry(request_id bigint, extra_attempts integer) returns boolean:
+ * send a failed request again (extra_attempts more attempts) and resolve
+ * its dead letter; false when the request is not failed.
+ */
+Datum
+ec_http_retry(PG_FUNCTION_ARGS)
+{
+	int64		id = PG_GETARG_INT64(0);
+	int32		extra = PG_GETARG_INT32(1);
+	Datum		args[2];
+	Oid			save_userid;
+	int			save_sec;
+	bool		requeued;
+
+	if (extra < 1 || extra > 99)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("extra_attempts must be between 1 and 99")));
+	args[0] = Int64GetDatum(id);
+	args[1] = Int32GetDatum(extra);
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(QueueOwner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("UPDATE ec.http_requests SET state = 'pending',"
+							  " max_attempts = LEAST(100, attempts OPERATOR(pg_catalog.+) $2),"
+							  " not_before = pg_catalog.now(), finished_at = NULL, last_status = NULL, last_error = NULL,"
+							  " callback_pending = false, callback_error = NULL"
+							  " WHERE id OPERATOR(pg_catalog.=) $1 AND state OPERATOR(pg_catalog.=) 'failed'"
+							  " AND attempts OPERATOR(pg_catalog.<) 100",
+							  2, (Oid[]) {INT8OID, INT4OID}, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not requeue request");
+	requeued = SPI_processed == 1;
+	if (requeued &&
+		SPI_execute_with_args("UPDATE ec.pipeline_dlq SET resolved_at = pg_catalog.now(), resolution = 'retried'"
+							  " WHERE source OPERATOR(pg_catalog.=) 'http' AND ref_id OPERATOR(pg_catalog.=) $1"
+							  " AND resolved_at IS NULL",
+							  1, (Oid[]) {INT8OID}, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not resolve the dead letter");
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec);
+	if (requeued)
+		HttpWakeOnCommit();
+	PG_RETURN_BOOL(requeued);
 }

@@ -137,6 +137,16 @@ is(sql("SELECT count(*) FROM ec.http_responses WHERE request_id = $id"), '3', 'e
 is(sql("SELECT source || ' ' || kind || ' ' || last_status || ' ' || attempts || ' ' || (payload ->> 'request_id')
 	FROM ec.pipeline_dlq WHERE ref_id = $id"), "http test_dlq 503 3 $id", 'and it is in pipeline_dlq');
 
+# ---- a dead letter sent again ----
+$id = enqueue('GET', $server->url('/fail/2/503/retried'), max_attempts => 2, purpose => 'test_retry');
+wait_finished($id, 'before retry');
+is(sql("SELECT state FROM ec.http_requests WHERE id = $id"), 'failed', 'two 503s: a dead letter');
+is(sql("SELECT ec.http_retry($id)"), 't', 'ec.http_retry puts it back');
+wait_finished($id, 'after retry');
+is(sql("SELECT state || ' ' || attempts || ' ' || last_status FROM ec.http_requests WHERE id = $id"),
+	'succeeded 3 200', 'the third attempt succeeds (retry wakes the worker)');
+is(sql("SELECT resolution FROM ec.pipeline_dlq WHERE ref_id = $id"), 'retried', 'and its dead letter is resolved');
+
 # ---- timeout ----
 reconfigure("ec.http_timeout_ms = 300");
 $id = enqueue('GET', $server->url('/sleep/3000/a'), max_attempts => 2);
