@@ -504,127 +504,163 @@ $$;
 COMMENT ON FUNCTION ec.feeder_enqueue(text, jsonb, text) IS
 	'Queues the Instantly add-leads requests of a feed (ec.instantly_add_leads: 1,000 leads each)';
 
--- One broker's feed for one local date, in the caller's transaction:
--- idempotent (a second call for the same broker and date feeds nothing, a
--- concurrent one waits and then feeds nothing), locks the leads it takes
--- (FOR UPDATE SKIP LOCKED: two feeds never take the same lead), re-checks them
--- against the live table (a lead that opted out or became do_not_contact after
--- the refresh is skipped), moves them queued -> active, mints a consent token
--- each, gives each its persona, and queues the Instantly requests.
-CREATE FUNCTION ec.feed_broker(broker_id bigint, local_date date) RETURNS jsonb
+-- The feed of a set of brokers for one local date, set-based, in the
+-- caller's transaction: idempotent (each broker is claimed for the date with
+-- its ok row of ec.job_runs: a second call feeds it nothing, a concurrent one
+-- waits for the first and then feeds it nothing), locks the leads it takes
+-- (FOR UPDATE SKIP LOCKED: two feeds never take the same lead), re-checks
+-- them against the live table (a lead that opted out or became
+-- do_not_contact after the refresh is skipped), moves them queued -> active,
+-- mints a consent token each, gives each its persona, and queues one
+-- Instantly request per broker and 1,000 leads. Returns one result per broker.
+CREATE FUNCTION ec.feed_brokers(broker_ids bigint[], local_date date) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
 	started timestamptz := clock_timestamp();
-	b ec.brokers;
-	run_id bigint;
-	names text[];
-	fed integer;
-	leads jsonb;
-	request_ids bigint[];
-	result jsonb;
+	results jsonb := '[]';
+	r record;
+	default_names text[];
 BEGIN
-	SELECT * INTO b FROM ec.brokers WHERE id = feed_broker.broker_id;
-	IF NOT FOUND THEN
-		RETURN jsonb_build_object('status', 404, 'reason', 'unknown_broker', 'broker_id', feed_broker.broker_id);
+	IF to_regclass('pg_temp.feeder_claim') IS NULL THEN
+		CREATE TEMP TABLE feeder_claim (broker_id bigint PRIMARY KEY, run_id bigint, cap integer, campaign_id text,
+			names text[], request_ids bigint[]) ON COMMIT DELETE ROWS;
+		CREATE TEMP TABLE feeder_picked (lead_id bigint PRIMARY KEY, broker_id bigint, rank integer, persona text,
+			token text, link text) ON COMMIT DELETE ROWS;
 	END IF;
-	IF b.status <> 'active' OR b.daily_lead_cap = 0 THEN
-		RETURN jsonb_build_object('status', 200, 'reason', 'broker_not_active', 'broker_id', b.id, 'fed', 0);
-	END IF;
-	IF b.instantly_campaign_id IS NULL THEN
-		RETURN jsonb_build_object('status', 422, 'reason', 'no_campaign', 'broker_id', b.id, 'fed', 0);
-	END IF;
+	DELETE FROM feeder_claim;
+	DELETE FROM feeder_picked;
+
+	-- brokers that cannot be fed are answered now
+	FOR r IN
+		SELECT i.id, b.id AS found, b.status, b.daily_lead_cap, b.instantly_campaign_id
+		FROM unnest(broker_ids) WITH ORDINALITY AS i(id, o) LEFT JOIN ec.brokers b ON b.id = i.id
+		WHERE b.id IS NULL OR b.status <> 'active' OR b.daily_lead_cap = 0 OR b.instantly_campaign_id IS NULL
+		ORDER BY i.o
+	LOOP
+		results := results || jsonb_build_array(CASE
+			WHEN r.found IS NULL THEN jsonb_build_object('status', 404, 'reason', 'unknown_broker', 'broker_id', r.id)
+			WHEN r.status <> 'active' OR r.daily_lead_cap = 0 THEN
+				jsonb_build_object('status', 200, 'reason', 'broker_not_active', 'broker_id', r.id, 'fed', 0)
+			ELSE jsonb_build_object('status', 422, 'reason', 'no_campaign', 'broker_id', r.id, 'fed', 0) END);
+	END LOOP;
 
 	-- the day's claim: one successful feed per broker and local date
-	INSERT INTO ec.job_runs AS r (job, local_date, broker_id, started_at, finished_at, ok, detail)
-	VALUES ('feeder', feed_broker.local_date, b.id, started, started, true, '{}')
-	ON CONFLICT (job, local_date, broker_id) WHERE ok DO NOTHING
-	RETURNING id INTO run_id;
-	IF run_id IS NULL THEN
-		RETURN jsonb_build_object('status', 200, 'reason', 'already_fed', 'broker_id', b.id, 'fed', 0);
-	END IF;
+	SELECT array_agg(p.name ORDER BY p.slot) INTO default_names FROM ec.personas p WHERE p.broker_id IS NULL;
+	WITH claimed AS (
+		INSERT INTO ec.job_runs AS j (job, local_date, broker_id, started_at, finished_at, ok, detail)
+		SELECT 'feeder', feed_brokers.local_date, b.id, started, started, true, '{}'
+		FROM ec.brokers b
+		WHERE b.id = ANY (broker_ids) AND b.status = 'active' AND b.daily_lead_cap > 0
+		  AND b.instantly_campaign_id IS NOT NULL
+		ORDER BY b.id
+		ON CONFLICT (job, local_date, broker_id) WHERE ok DO NOTHING
+		RETURNING j.id, j.broker_id)
+	INSERT INTO feeder_claim (broker_id, run_id, cap, campaign_id, names)
+	SELECT c.broker_id, c.id, b.daily_lead_cap, b.instantly_campaign_id,
+		   COALESCE((SELECT array_agg(p.name ORDER BY p.slot) FROM ec.personas p WHERE p.broker_id = b.id),
+					default_names, ARRAY['Equity Connect'])
+	FROM claimed c JOIN ec.brokers b ON b.id = c.broker_id;
+	results := results || COALESCE((
+		SELECT jsonb_agg(jsonb_build_object('status', 200, 'reason', 'already_fed', 'broker_id', b.id, 'fed', 0) ORDER BY b.id)
+		FROM ec.brokers b
+		WHERE b.id = ANY (broker_ids) AND b.status = 'active' AND b.daily_lead_cap > 0
+		  AND b.instantly_campaign_id IS NOT NULL
+		  AND NOT EXISTS (SELECT FROM feeder_claim c WHERE c.broker_id = b.id)), '[]');
 
-	SELECT array_agg(p.name ORDER BY p.slot) INTO names FROM ec.personas p WHERE p.broker_id = b.id;
-	IF names IS NULL THEN
-		SELECT array_agg(p.name ORDER BY p.slot) INTO names FROM ec.personas p WHERE p.broker_id IS NULL;
-	END IF;
-	IF names IS NULL THEN
-		names := ARRAY['Equity Connect'];
-	END IF;
-
-	-- top N of the refreshed view, locked and re-checked on the live rows
-	IF to_regclass('pg_temp.feeder_picked') IS NULL THEN
-		CREATE TEMP TABLE feeder_picked (lead_id bigint PRIMARY KEY, rank integer, persona text, token text)
-			ON COMMIT DELETE ROWS;
-	END IF;
-	DELETE FROM feeder_picked;
-	INSERT INTO feeder_picked (lead_id, rank)
-	SELECT id, row_number() OVER () FROM (
-		SELECT l.id
-		FROM ec.mv_contactable_leads m JOIN ec.leads l ON l.id = m.id
-		WHERE m.assigned_broker_id = b.id AND m.campaign_status = 'queued'
-		  AND l.assigned_broker_id = b.id AND l.campaign_status = 'queued'
-		  AND (l.email_verified OR l.phone_verified) AND NOT l.email_opt_out AND l.email IS NOT NULL
-		ORDER BY m.lead_score DESC, m.id
-		LIMIT b.daily_lead_cap
-		FOR UPDATE OF l SKIP LOCKED) t;
-	GET DIAGNOSTICS fed = ROW_COUNT;
+	-- each claimed broker's top N of the refreshed view, locked and re-checked
+	-- on the live rows; rank, persona (kept from an earlier feed) and token
+	INSERT INTO feeder_picked (lead_id, broker_id, rank, persona, token, link)
+	SELECT q.id, q.broker_id, q.rank,
+		   COALESCE(cl.persona, c.names[ec.persona_slot(q.id, cardinality(c.names)) + 1]),
+		   t.token, ec.consent_link(t.token)
+	FROM (SELECT p.id, c.broker_id,
+				 row_number() OVER (PARTITION BY c.broker_id ORDER BY p.lead_score DESC, p.id)::integer AS rank
+		  FROM feeder_claim c CROSS JOIN LATERAL (
+			  SELECT l.id, m.lead_score
+			  FROM ec.mv_contactable_leads m JOIN ec.leads l ON l.id = m.id
+			  WHERE m.assigned_broker_id = c.broker_id AND m.campaign_status = 'queued'
+				AND l.assigned_broker_id = c.broker_id AND l.campaign_status = 'queued'
+				AND (l.email_verified OR l.phone_verified) AND NOT l.email_opt_out AND l.email IS NOT NULL
+			  ORDER BY m.lead_score DESC, m.id
+			  LIMIT c.cap
+			  FOR UPDATE OF l SKIP LOCKED) p) q
+	JOIN feeder_claim c ON c.broker_id = q.broker_id
+	CROSS JOIN LATERAL (SELECT ec.mint_consent_token(q.id) AS token) t
+	LEFT JOIN ec.campaign_leads cl ON cl.lead_id = q.id;
 
 	UPDATE ec.leads l SET campaign_status = 'active' FROM feeder_picked p WHERE l.id = p.lead_id;
 
-	-- persona (kept from an earlier feed) and consent token of each lead
-	UPDATE feeder_picked p
-	SET persona = COALESCE(c.persona, names[ec.persona_slot(p.lead_id, array_length(names, 1)) + 1]),
-		token = ec.mint_consent_token(p.lead_id)
-	FROM feeder_picked q LEFT JOIN ec.campaign_leads c ON c.lead_id = q.lead_id
-	WHERE q.lead_id = p.lead_id;
+	-- one Instantly add-leads request per broker (and 1,000 leads)
+	FOR r IN
+		SELECT p.broker_id, c.campaign_id,
+			   jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+				   'email', l.email, 'first_name', l.first_name, 'last_name', l.last_name, 'phone', l.phone,
+				   'lead_id', l.id, 'persona', p.persona,
+				   'consent_link', p.link,
+				   'consent_token', CASE WHEN p.link IS NULL THEN p.token END,
+				   'property_address', l.property_address, 'property_city', l.property_city,
+				   'property_state', l.property_state, 'property_zip', l.property_zip,
+				   'est_equity_usd', l.estimated_equity, 'owner_age', l.owner_age,
+				   'years_owned', l.years_owned, 'lead_score', l.lead_score)) ORDER BY p.rank) AS leads
+		FROM feeder_picked p JOIN feeder_claim c ON c.broker_id = p.broker_id JOIN ec.leads l ON l.id = p.lead_id
+		GROUP BY 1, 2 ORDER BY 1
+	LOOP
+		UPDATE feeder_claim SET request_ids = ec.feeder_enqueue(r.campaign_id, r.leads,
+			'feeder-' || r.broker_id || '-' || feed_brokers.local_date)
+		WHERE broker_id = r.broker_id;
+	END LOOP;
 
-	SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
-			'email', l.email, 'first_name', l.first_name, 'last_name', l.last_name, 'phone', l.phone,
-			'lead_id', l.id, 'persona', p.persona,
-			'consent_link', ec.consent_link(p.token),
-			'consent_token', CASE WHEN ec.consent_link(p.token) IS NULL THEN p.token END,
-			'property_address', l.property_address, 'property_city', l.property_city,
-			'property_state', l.property_state, 'property_zip', l.property_zip,
-			'est_equity_usd', l.estimated_equity, 'owner_age', l.owner_age,
-			'years_owned', l.years_owned, 'lead_score', l.lead_score)) ORDER BY p.rank)
-	INTO leads
-	FROM feeder_picked p JOIN ec.leads l ON l.id = p.lead_id;
-	IF fed > 0 THEN
-		request_ids := ec.feeder_enqueue(b.instantly_campaign_id, leads,
-										 'feeder-' || b.id || '-' || feed_broker.local_date);
-	END IF;
-
-	INSERT INTO ec.campaign_leads AS c (lead_id, broker_id, local_date, fed_at, rank, persona, campaign_id, http_request_id)
-	SELECT p.lead_id, b.id, feed_broker.local_date, now(), p.rank, p.persona, b.instantly_campaign_id,
-		   request_ids[(p.rank - 1) / 1000 + 1]
-	FROM feeder_picked p
-	ON CONFLICT (lead_id) DO UPDATE
-		SET broker_id = EXCLUDED.broker_id, local_date = EXCLUDED.local_date, fed_at = EXCLUDED.fed_at,
-			rank = EXCLUDED.rank, campaign_id = EXCLUDED.campaign_id, http_request_id = EXCLUDED.http_request_id,
-			times_fed = c.times_fed + 1, sequence_step = 0, step1_sent_at = NULL, step2_sent_at = NULL,
-			step3_sent_at = NULL, step4_sent_at = NULL;
+	-- a lead fed before (re-queued) starts its sequence again; the others are new
+	UPDATE ec.campaign_leads cl
+	SET broker_id = p.broker_id, local_date = feed_brokers.local_date, fed_at = now(), rank = p.rank,
+		campaign_id = c.campaign_id, http_request_id = c.request_ids[(p.rank - 1) / 1000 + 1],
+		times_fed = cl.times_fed + 1, sequence_step = 0, step1_sent_at = NULL, step2_sent_at = NULL,
+		step3_sent_at = NULL, step4_sent_at = NULL
+	FROM feeder_picked p JOIN feeder_claim c ON c.broker_id = p.broker_id
+	WHERE cl.lead_id = p.lead_id;
+	INSERT INTO ec.campaign_leads (lead_id, broker_id, local_date, fed_at, rank, persona, campaign_id, http_request_id)
+	SELECT p.lead_id, p.broker_id, feed_brokers.local_date, now(), p.rank, p.persona, c.campaign_id,
+		   c.request_ids[(p.rank - 1) / 1000 + 1]
+	FROM feeder_picked p JOIN feeder_claim c ON c.broker_id = p.broker_id
+	WHERE NOT EXISTS (SELECT FROM ec.campaign_leads cl WHERE cl.lead_id = p.lead_id);
 
 	INSERT INTO ec.pipeline_events (event_type, lead_id, broker_id, detail)
-	SELECT 'campaign_queued', p.lead_id, b.id,
-		   jsonb_build_object('local_date', feed_broker.local_date, 'rank', p.rank, 'persona', p.persona)
+	SELECT 'campaign_queued', p.lead_id, p.broker_id,
+		   jsonb_build_object('local_date', feed_brokers.local_date, 'rank', p.rank, 'persona', p.persona)
 	FROM feeder_picked p;
 
-	result := jsonb_build_object('fed', fed, 'cap', b.daily_lead_cap, 'requests', COALESCE(cardinality(request_ids), 0),
-								 'enqueued', request_ids IS NOT NULL OR fed = 0);
-	UPDATE ec.job_runs SET finished_at = clock_timestamp(),
-		duration_ms = round((extract(epoch FROM clock_timestamp() - started) * 1000)::numeric, 3),
-		detail = result
-	WHERE id = run_id;
+	-- each claimed broker's run: finished, with what it fed
+	FOR r IN
+		SELECT c.broker_id, c.run_id, jsonb_build_object('fed', count(p.lead_id), 'cap', c.cap,
+				   'requests', COALESCE(cardinality(c.request_ids), 0),
+				   'enqueued', c.request_ids IS NOT NULL OR count(p.lead_id) = 0) AS detail
+		FROM feeder_claim c LEFT JOIN feeder_picked p ON p.broker_id = c.broker_id
+		GROUP BY c.broker_id, c.run_id, c.cap, c.request_ids ORDER BY c.broker_id
+	LOOP
+		UPDATE ec.job_runs SET finished_at = clock_timestamp(),
+			duration_ms = round((extract(epoch FROM clock_timestamp() - started) * 1000)::numeric, 3),
+			detail = r.detail
+		WHERE id = r.run_id;
+		results := results || jsonb_build_array(jsonb_build_object('status', 200, 'reason', 'ok',
+			'broker_id', r.broker_id, 'local_date', feed_brokers.local_date) || r.detail);
+	END LOOP;
+	DELETE FROM feeder_claim;
 	DELETE FROM feeder_picked;
-	RETURN jsonb_build_object('status', 200, 'reason', 'ok', 'broker_id', b.id, 'local_date', feed_broker.local_date)
-		   || result;
+	RETURN results;
 END
 $$;
+COMMENT ON FUNCTION ec.feed_brokers(bigint[], date) IS
+	'Feeds a set of brokers'' campaigns for a local date in one pass (idempotent per broker and date); one result per broker';
+
+CREATE FUNCTION ec.feed_broker(broker_id bigint, local_date date) RETURNS jsonb
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT ec.feed_brokers(ARRAY[broker_id], local_date) -> 0 $$;
 COMMENT ON FUNCTION ec.feed_broker(bigint, date) IS
-	'Feeds one broker''s campaign for a local date (idempotent; the feeder worker calls it once per broker)';
+	'Feeds one broker''s campaign for a local date (idempotent): ec.feed_brokers for one broker';
 
 -- The brokers a feed serves, in order.
 CREATE FUNCTION ec.feeder_brokers() RETURNS SETOF bigint
@@ -696,11 +732,23 @@ DECLARE
 	day date := COALESCE(run_feeder.local_date, ec.local_date());
 	started timestamptz := clock_timestamp();
 	results jsonb := '[]';
+	ids bigint[];
 	bid bigint;
 BEGIN
-	FOR bid IN SELECT ec.feeder_brokers() LOOP
-		results := results || jsonb_build_array(ec.feed_broker_recorded(bid, day));
-	END LOOP;
+	SELECT COALESCE(array_agg(b), '{}') INTO ids FROM ec.feeder_brokers() b;
+	BEGIN
+		-- every broker in one pass
+		results := ec.feed_brokers(ids, day);
+		-- a broker that cannot be fed (no campaign): an alert, not a failure of the run
+		PERFORM ec.record_job_run('feeder', day, (x ->> 'broker_id')::bigint, clock_timestamp(), false, x ->> 'reason')
+		FROM jsonb_array_elements(results) x WHERE (x ->> 'status')::integer BETWEEN 400 AND 499;
+	EXCEPTION WHEN OTHERS THEN
+		-- one broker's failure must not stop the others: feed them one by one
+		results := '[]';
+		FOREACH bid IN ARRAY ids LOOP
+			results := results || jsonb_build_array(ec.feed_broker_recorded(bid, day));
+		END LOOP;
+	END;
 	RETURN ec.finish_feeder_run(day, started, results);
 END
 $$;

@@ -7,8 +7,8 @@
  * triggers: ec.launch_jobs() registers one dynamic worker for the run, waits
  * until it has started (as autoprewarm does) and returns.  The worker
  * connects to the caller's database as the caller, runs the jobs in order
- * (refresh, then feeder) for the given local date, each broker's feed in a
- * transaction of its own, and records every outcome; an error in one step is
+ * (refresh, then feeder) for the given local date, each in a transaction of
+ * its own, and records every outcome; an error in one step is
  * caught, reported to the log and recorded, and never reaches the scheduler.
  *
  *-------------------------------------------------------------------------
@@ -148,58 +148,20 @@ RunRefresh(DateADT day)
 		ereport(LOG, (errmsg("equity_connect refresh: %s", result)));
 }
 
+/*
+ * The feeder: every broker in one pass (ec.run_feeder falls back to one
+ * broker at a time, each failure recorded, when the pass fails).
+ */
 static void
 RunFeeder(DateADT day)
 {
-	Oid			types[3] = {INT8OID, DATEOID, TEXTOID};
-	Datum		values[3];
+	Oid			types[1] = {DATEOID};
+	Datum		values[1] = {DateADTGetDatum(day)};
 	TimestampTz started = GetCurrentTimestamp();
-	StringInfoData results;
 	char	   *error;
-	char	   *list;
 	char	   *result;
-	char	   *p;
-	bool		first = true;
 
-	/* the brokers, as "{1,2,3}" */
-	list = RunStep("SELECT COALESCE(array_agg(b), '{}')::text FROM ec.feeder_brokers() b", 0, NULL, NULL, &error);
-	if (list == NULL)
-	{
-		RecordFailure("feeder", day, false, 0, started, error ? error : "no brokers");
-		return;
-	}
-
-	initStringInfo(&results);
-	appendStringInfoChar(&results, '[');
-	for (p = list + 1; *p != '\0' && *p != '}';)
-	{
-		char	   *end;
-		int64		broker = strtoll(p, &end, 10);
-
-		CHECK_FOR_INTERRUPTS();
-		if (end == p)
-			break;
-		p = (*end == ',') ? end + 1 : end;
-
-		values[0] = Int64GetDatum(broker);
-		values[1] = DateADTGetDatum(day);
-		result = RunStep("SELECT ec.feed_broker_recorded($1, $2)::text", 2, types, values, &error);
-		if (result == NULL)
-		{
-			RecordFailure("feeder", day, true, broker, GetCurrentTimestamp(), error ? error : "no result");
-			result = psprintf("{\"status\": 500, \"reason\": \"feed_failed\", \"broker_id\": " INT64_FORMAT "}", broker);
-		}
-		appendStringInfo(&results, "%s%s", first ? "" : ",", result);
-		first = false;
-	}
-	appendStringInfoChar(&results, ']');
-
-	{
-		Oid			t3[3] = {DATEOID, TIMESTAMPTZOID, TEXTOID};
-		Datum		v3[3] = {DateADTGetDatum(day), TimestampTzGetDatum(started), CStringGetTextDatum(results.data)};
-
-		result = RunStep("SELECT ec.finish_feeder_run($1, $2, $3::jsonb)::text", 3, t3, v3, &error);
-	}
+	result = RunStep("SELECT ec.run_feeder($1)::text", 1, types, values, &error);
 	if (result == NULL)
 		RecordFailure("feeder", day, false, 0, started, error ? error : "no result");
 	else
