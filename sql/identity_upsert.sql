@@ -150,6 +150,34 @@ SELECT detail FROM ec.pipeline_events WHERE id > :first_event AND event_type = '
 -- one property, one lead: no key appears twice
 SELECT count(*) - count(DISTINCT addr_hash) - (count(*) - count(addr_hash)) AS duplicate_hashes FROM ec.leads;
 
+-- the pair table end to end: both spellings of a "same" pair upsert into one
+-- lead, the two addresses of a "diff" pair into two (one lead per call, and
+-- the bulk path over all of them at once)
+CREATE TEMP TABLE pairs (expect text, a_line1 text, a_line2 text, a_city text, a_state text, a_zip text,
+	b_line1 text, b_line2 text, b_city text, b_state text, b_zip text, note text);
+\copy pairs FROM 'test/data/address_pairs.tsv' WITH (FORMAT csv, DELIMITER E'\t', HEADER true, QUOTE E'\x01')
+CREATE TEMP TABLE pair_leads AS
+SELECT p.expect, p.note,
+	(ec.upsert_lead(jsonb_strip_nulls(jsonb_build_object('property_address', a_line1, 'property_unit', a_line2,
+		'property_city', a_city, 'property_state', a_state, 'property_zip', a_zip)), 'pairs')->>'lead_id')::bigint AS a,
+	(ec.upsert_lead(jsonb_strip_nulls(jsonb_build_object('property_address', b_line1, 'property_unit', b_line2,
+		'property_city', b_city, 'property_state', b_state, 'property_zip', b_zip)), 'pairs')->>'lead_id')::bigint AS b
+FROM pairs p;
+SELECT expect, count(*) AS pairs, count(*) FILTER (WHERE (a = b) = (expect = 'same')) AS right
+FROM pair_leads GROUP BY expect ORDER BY expect;
+SELECT expect, note, a, b FROM pair_leads WHERE a IS NULL OR b IS NULL OR (a = b) <> (expect = 'same');
+-- the bulk path agrees: every spelling again, in one call, lands on the same leads
+SELECT r->>'action' AS action, count(*)
+FROM jsonb_array_elements(ec.upsert_leads((
+	SELECT jsonb_agg(x ORDER BY n) FROM (
+		SELECT 1 AS n, jsonb_strip_nulls(jsonb_build_object('property_address', a_line1, 'property_unit', a_line2,
+			'property_city', a_city, 'property_state', a_state, 'property_zip', a_zip)) AS x FROM pairs
+		UNION ALL
+		SELECT 2, jsonb_strip_nulls(jsonb_build_object('property_address', b_line1, 'property_unit', b_line2,
+			'property_city', b_city, 'property_state', b_state, 'property_zip', b_zip)) FROM pairs) s),
+	'pairs')->'results') AS r
+GROUP BY 1 ORDER BY 1;
+
 -- leave the table as the other suites expect it
 DELETE FROM ec.leads_staging WHERE upload_id = :upload;
 DELETE FROM ec.ingest_uploads WHERE id = :upload;
