@@ -300,19 +300,19 @@ PreparePlans(void)
 
 	{
 		Oid			et[6] = {TEXTARRAYOID, BOOLARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
-		FLOAT8ARRAYOID, TEXTARRAYOID};
+		FLOAT8ARRAYOID, JSONBARRAYOID};
 
 		EventPlan = Prepare("INSERT INTO ec.pipeline_events (event_type, ok, lead_id, broker_id, duration_ms, detail)"
-							" SELECT u.t, u.o, u.l, u.b, u.d::pg_catalog.numeric(12, 3), u.x::pg_catalog.jsonb"
+							" SELECT u.t, u.o, u.l, u.b, u.d::pg_catalog.numeric(12, 3), u.x"
 							" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
 							" pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6)) AS u(t, o, l, b, d, x)",
 							6, et);
 	}
 	{
-		Oid			et[6] = {TEXTOID, BOOLOID, INT8OID, INT8OID, FLOAT8OID, TEXTOID};
+		Oid			et[6] = {TEXTOID, BOOLOID, INT8OID, INT8OID, FLOAT8OID, JSONBOID};
 
 		EventOnePlan = Prepare("INSERT INTO ec.pipeline_events (event_type, ok, lead_id, broker_id, duration_ms, detail)"
-							   " VALUES ($1, $2, $3, $4, $5::pg_catalog.numeric(12, 3), $6::pg_catalog.jsonb)",
+							   " VALUES ($1, $2, $3, $4, $5::pg_catalog.numeric(12, 3), $6)",
 							   6, et);
 	}
 	{
@@ -448,6 +448,7 @@ UnionStrings(List *a, List *b)
 	return a;
 }
 
+
 static List *
 ArrayStrings(Datum d, bool isnull)
 {
@@ -484,6 +485,23 @@ StringsArray(List *l)
 	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
+/*
+ * Union a text[] column with new strings; the column keeps its datum when
+ * nothing is new.
+ */
+static void
+UnionColumn(LeadRow *m, const LeadRow *cur, LeadCol c, List *add)
+{
+	List	   *old = ArrayStrings(cur->v[c], cur->null[c]);
+	int			n = list_length(old);
+
+	old = UnionStrings(old, add);
+	if (list_length(old) == n && !cur->null[c])
+		return;
+	m->v[c] = StringsArray(old);
+	m->null[c] = false;
+}
+
 /* equal values of a column (varlenas compared detoasted, byte for byte) */
 static bool
 ValuesEqual(LeadCol c, Datum a, bool anull, Datum b, bool bnull)
@@ -493,6 +511,8 @@ ValuesEqual(LeadCol c, Datum a, bool anull, Datum b, bool bnull)
 
 	if (anull || bnull)
 		return anull == bnull;
+	if (a == b)
+		return true;			/* the very same value, untouched */
 	switch (Cols[c].type)
 	{
 		case BOOLOID:
@@ -1218,29 +1238,12 @@ Merge(const LeadRow *cur, const LeadIn *in, bool apn_elsewhere, bool hash_elsewh
 	if (m->null[C_PHONE])
 		Overwrite(m, in, C_PHONE);
 	if (in->emails)
-	{
-		l = UnionStrings(ArrayStrings(cur->v[C_EMAILS], cur->null[C_EMAILS]), in->emails);
-		m->v[C_EMAILS] = StringsArray(l);
-		m->null[C_EMAILS] = false;
-	}
+		UnionColumn(m, cur, C_EMAILS, in->emails);
 	if (in->phones)
-	{
-		l = UnionStrings(ArrayStrings(cur->v[C_PHONES], cur->null[C_PHONES]), in->phones);
-		m->v[C_PHONES] = StringsArray(l);
-		m->null[C_PHONES] = false;
-	}
+		UnionColumn(m, cur, C_PHONES, in->phones);
 	if (in->codes)
-	{
-		l = UnionStrings(ArrayStrings(cur->v[C_CODES], cur->null[C_CODES]), in->codes);
-		m->v[C_CODES] = StringsArray(l);
-		m->null[C_CODES] = false;
-	}
-	l = ArrayStrings(cur->v[C_SOURCES], cur->null[C_SOURCES]);
-	if (!ListHasString(l, in->source))
-	{
-		m->v[C_SOURCES] = StringsArray(lappend(l, (char *) in->source));
-		m->null[C_SOURCES] = false;
-	}
+		UnionColumn(m, cur, C_CODES, in->codes);
+	UnionColumn(m, cur, C_SOURCES, list_make1((char *) in->source));
 
 	/* verified stays verified unless a provider code says invalid */
 	ev = DatumGetBool(cur->v[C_EMAIL_VERIFIED]);
@@ -2147,7 +2150,7 @@ BatchFlush(Batch *b)
 	args[3] = PointerGetDatum(construct_md_array(b->broker, b->broker_null, 1, dims, lbs,
 												 INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	args[4] = PointerGetDatum(construct_array(b->ms, b->n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	args[5] = PointerGetDatum(construct_array(b->detail, b->n, TEXTOID, -1, false, TYPALIGN_INT));
+	args[5] = PointerGetDatum(construct_array(b->detail, b->n, JSONBOID, -1, false, TYPALIGN_INT));
 	MemoryContextSwitchTo(old);
 	rc = SPI_execute_plan(EventPlan, args, NULL, false, 0);
 	if (rc != SPI_OK_INSERT)
@@ -2156,15 +2159,13 @@ BatchFlush(Batch *b)
 	MemoryContextReset(b->cxt);
 }
 
+/* add one event; the caller made room (BatchRoom) and built detail in b->cxt */
 static void
 BatchAdd(Batch *b, const char *type, bool ok, int64 lead_id, int64 broker_id,
-		 double ms, const char *detail)
+		 double ms, Jsonb *detail)
 {
-	MemoryContext old;
+	MemoryContext old = MemoryContextSwitchTo(b->cxt);
 
-	if (b->n == BATCH_MAX)
-		BatchFlush(b);
-	old = MemoryContextSwitchTo(b->cxt);
 	b->type[b->n] = CStringGetTextDatum(type);
 	b->ok[b->n] = ok;
 	b->lead[b->n] = Int64GetDatum(lead_id);
@@ -2172,39 +2173,85 @@ BatchAdd(Batch *b, const char *type, bool ok, int64 lead_id, int64 broker_id,
 	b->broker[b->n] = Int64GetDatum(broker_id);
 	b->broker_null[b->n] = broker_id == 0;
 	b->ms[b->n] = Float8GetDatum(ms);
-	b->detail[b->n] = CStringGetTextDatum(detail);
+	b->detail[b->n] = JsonbPGetDatum(detail);
 	b->n++;
 	MemoryContextSwitchTo(old);
 }
 
 static void
+PushKey(JsonbParseState **st, const char *key)
+{
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	pushJsonbValue(st, WJB_KEY, &k);
+}
+
+/* key: string value (or null) */
+static void
+PushString(JsonbParseState **st, const char *key, const char *value)
+{
+	JsonbValue	v;
+
+	PushKey(st, key);
+	if (value)
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) value;
+		v.val.string.len = strlen(value);
+	}
+	else
+		v.type = jbvNull;
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+static void
 AddEvents(Batch *b, const LeadIn *in, const LeadOut *out, double ms)
 {
-	StringInfoData d;
 	bool		ok = strcmp(out->action, "rejected") != 0;
+	MemoryContext old;
+	JsonbParseState *st = NULL;
+	JsonbValue *res;
+	Jsonb	   *detail;
 
-	initStringInfo(&d);
-	appendStringInfo(&d, "{\"action\": \"%s\", \"matched_on\": ", out->action);
-	if (out->matched_on)
-		appendStringInfo(&d, "\"%s\"", out->matched_on);
-	else
-		appendStringInfoString(&d, "null");
-	appendStringInfoString(&d, ", \"source\": ");
-	escape_json(&d, in->source);
+	if (b->n >= BATCH_MAX - 1)
+		BatchFlush(b);
+	old = MemoryContextSwitchTo(b->cxt);
+
+	/* built as jsonb here: no text to parse per event */
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	PushString(&st, "action", out->action);
+	PushString(&st, "matched_on", out->matched_on);
+	PushString(&st, "source", in->source);
 	if (out->conflict)
-		appendStringInfoString(&d, ", \"conflict\": true");
-	if (!ok)
 	{
-		appendStringInfoString(&d, ", \"reason\": ");
-		escape_json(&d, out->reason);
+		JsonbValue	t;
+
+		PushKey(&st, "conflict");
+		t.type = jbvBool;
+		t.val.boolean = true;
+		pushJsonbValue(&st, WJB_VALUE, &t);
 	}
-	appendStringInfoChar(&d, '}');
+	if (!ok)
+		PushString(&st, "reason", out->reason);
+	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	detail = JsonbValueToJsonb(res);
 	BatchAdd(b, ok ? "dedupe_success" : "dedupe_failed", ok, out->lead_id,
-			 out->broker_id, ms, d.data);
+			 out->broker_id, ms, detail);
+
 	if (out->queued || (out->status && strcmp(out->action, "inserted") == 0 &&
 						strcmp(out->status, "queued") == 0))
+	{
+		st = NULL;
+		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+		PushString(&st, "reason", "contact_verified");
+		res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 		BatchAdd(b, "campaign_queued", true, out->lead_id, out->broker_id, 0,
-				 "{\"reason\": \"contact_verified\"}");
+				 JsonbValueToJsonb(res));
+	}
+	MemoryContextSwitchTo(old);
 }
 
 /* ---------------------------------------------------------------------
@@ -2220,6 +2267,76 @@ typedef struct Counts
 				rejected,
 				conflicts;
 } Counts;
+
+/* key: integer value */
+static void
+PushInt(JsonbParseState **st, const char *key, int64 value)
+{
+	JsonbValue	v;
+
+	PushKey(st, key);
+	v.type = jbvNumeric;
+	v.val.numeric = int64_to_numeric(value);
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+/*
+ * One lead's answer, as AppendResult writes it, pushed as jsonb (in the
+ * current memory context, which must outlive the lead's own).
+ */
+static void
+PushResult(JsonbParseState **st, const LeadOut *out)
+{
+	bool		rejected = strcmp(out->action, "rejected") == 0;
+	ListCell   *lc;
+
+	pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
+	PushInt(st, "status", rejected ? 422 : 200);
+	PushString(st, "reason", rejected ? out->reason : "ok");
+	if (out->lead_id)
+		PushInt(st, "lead_id", out->lead_id);
+	else
+		PushString(st, "lead_id", NULL);
+	PushString(st, "action", out->action);
+	PushString(st, "matched_on", out->matched_on);
+	PushKey(st, "conflict");
+	if (out->conflict)
+	{
+		Jsonb	   *c = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+														   CStringGetDatum(out->conflict->data)));
+		JsonbValue	v;
+
+		v.type = jbvBinary;
+		v.val.binary.data = &c->root;
+		v.val.binary.len = VARSIZE(c) - VARHDRSZ;
+		pushJsonbValue(st, WJB_VALUE, &v);
+	}
+	else
+	{
+		JsonbValue	v;
+
+		v.type = jbvNull;
+		pushJsonbValue(st, WJB_VALUE, &v);
+	}
+	if (out->status)
+		PushString(st, "campaign_status", pstrdup(out->status));
+	if (out->warnings)
+	{
+		PushKey(st, "warnings");
+		pushJsonbValue(st, WJB_BEGIN_ARRAY, NULL);
+		foreach(lc, out->warnings)
+		{
+			JsonbValue	v;
+
+			v.type = jbvString;
+			v.val.string.val = pstrdup((char *) lfirst(lc));
+			v.val.string.len = strlen(v.val.string.val);
+			pushJsonbValue(st, WJB_ELEM, &v);
+		}
+		pushJsonbValue(st, WJB_END_ARRAY, NULL);
+	}
+	pushJsonbValue(st, WJB_END_OBJECT, NULL);
+}
 
 static void
 CountOne(Counts *counts, const LeadOut *out)
@@ -2273,23 +2390,26 @@ typedef struct BatchRun
 	instr_time	start;
 	Batch	   *events;
 	Counts	   *counts;
-	StringInfo	results;		/* per-lead answers, or NULL */
+	JsonbParseState **results;	/* per-lead answers (an open array), or NULL */
+	MemoryContext rcxt;			/* where the answers are built */
 	StagedDone *done;			/* staging rows to mark, or NULL */
 } BatchRun;
 
 static void
 BatchRunInit(BatchRun *br, const char *source, Batch *events, Counts *counts,
-			 StringInfo results, StagedDone *done)
+			 JsonbParseState **results, StagedDone *done)
 {
 	memset(br, 0, sizeof(*br));
 	br->source = source;
 	br->leads = palloc0(sizeof(BLead) * BATCH_MAX);
 	br->staging_ids = palloc0(sizeof(int64) * BATCH_MAX);
+	/* a large first block, kept across resets: no malloc churn per batch */
 	br->cxt = AllocSetContextCreate(CurrentMemoryContext, "ec upsert batch leads",
-									ALLOCSET_DEFAULT_SIZES);
+									0, 8 * 1024 * 1024, 8 * 1024 * 1024);
 	br->events = events;
 	br->counts = counts;
 	br->results = results;
+	br->rcxt = CurrentMemoryContext;
 	br->done = done;
 	PrepareBatchPlans();
 }
@@ -2318,9 +2438,10 @@ BatchRunFlush(BatchRun *br)
 		CountOne(br->counts, &l->out);
 		if (br->results)
 		{
-			if (br->counts->total > 1)
-				appendStringInfoString(br->results, ", ");
-			AppendResult(br->results, &l->out);
+			MemoryContext o = MemoryContextSwitchTo(br->rcxt);
+
+			PushResult(br->results, &l->out);
+			MemoryContextSwitchTo(o);
 		}
 		if (br->done)
 			StagedAdd(br->done, br->staging_ids[i], &l->out);
@@ -2369,11 +2490,15 @@ SourceArg(FunctionCallInfo fcinfo, int n)
 }
 
 static void
-BatchInit(Batch *b)
+BatchInit(Batch *b, bool big)
 {
 	b->n = 0;
-	b->cxt = AllocSetContextCreate(CurrentMemoryContext, "ec upsert batch",
-								   ALLOCSET_DEFAULT_SIZES);
+	if (big)
+		b->cxt = AllocSetContextCreate(CurrentMemoryContext, "ec upsert batch",
+									   0, 1024 * 1024, 8 * 1024 * 1024);
+	else
+		b->cxt = AllocSetContextCreate(CurrentMemoryContext, "ec upsert batch",
+									   ALLOCSET_SMALL_SIZES);
 }
 
 static Datum
@@ -2410,7 +2535,7 @@ ec_upsert_lead(PG_FUNCTION_ARGS)
 
 	Connect();
 	events = palloc(sizeof(Batch));
-	BatchInit(events);
+	BatchInit(events, false);
 	initStringInfo(&result);
 	ProcessOne(lead, source, events, &counts, &result);
 	BatchFlush(events);
@@ -2441,8 +2566,8 @@ ec_upsert_leads(PG_FUNCTION_ARGS)
 	Jsonb	   *leads;
 	Batch	   *events;
 	Counts		counts = {0};
-	StringInfoData results,
-				answer;
+	JsonbParseState *answer = NULL;
+	JsonbValue *res;
 	BatchRun	br;
 	JsonbIterator *it;
 	JsonbValue	v;
@@ -2459,9 +2584,11 @@ ec_upsert_leads(PG_FUNCTION_ARGS)
 
 	Connect();
 	events = palloc(sizeof(Batch));
-	BatchInit(events);
-	initStringInfo(&results);
-	BatchRunInit(&br, source, events, &counts, &results, NULL);
+	BatchInit(events, true);
+	pushJsonbValue(&answer, WJB_BEGIN_OBJECT, NULL);
+	PushKey(&answer, "results");
+	pushJsonbValue(&answer, WJB_BEGIN_ARRAY, NULL);
+	BatchRunInit(&br, source, events, &counts, &answer, NULL);
 	it = JsonbIteratorInit(&leads->root);
 	while ((r = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
@@ -2479,12 +2606,18 @@ ec_upsert_leads(PG_FUNCTION_ARGS)
 	BatchRunFlush(&br);
 	BatchFlush(events);
 
+	pushJsonbValue(&answer, WJB_END_ARRAY, NULL);
+	PushInt(&answer, "status", 200);
+	PushString(&answer, "reason", "ok");
+	PushInt(&answer, "count", counts.total);
+	PushInt(&answer, "inserted", counts.inserted);
+	PushInt(&answer, "merged", counts.merged);
+	PushInt(&answer, "unchanged", counts.unchanged);
+	PushInt(&answer, "rejected", counts.rejected);
+	PushInt(&answer, "conflicts", counts.conflicts);
+	res = pushJsonbValue(&answer, WJB_END_OBJECT, NULL);
 	MemoryContextSwitchTo(caller);
-	initStringInfo(&answer);
-	appendStringInfoString(&answer, "{\"status\": 200, \"reason\": \"ok\", ");
-	AppendCounts(&answer, &counts);
-	appendStringInfo(&answer, ", \"results\": [%s]}", results.data);
-	d = JsonbResult(&answer);
+	d = JsonbPGetDatum(JsonbValueToJsonb(res));
 	SPI_finish();
 	PG_RETURN_DATUM(d);
 }
@@ -2568,7 +2701,7 @@ ec_upsert_staged_leads(PG_FUNCTION_ARGS)
 
 	Connect();
 	events = palloc(sizeof(Batch));
-	BatchInit(events);
+	BatchInit(events, true);
 	done = palloc(sizeof(StagedDone));
 	done->n = 0;
 	done->cxt = AllocSetContextCreate(CurrentMemoryContext, "ec upsert staged",
