@@ -26,6 +26,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -36,8 +37,13 @@
 #include "core/sigheader.h"
 #include "http/http_worker.h"
 
-/* Plans kept for the life of the worker (re-planned if the tables change). */
-static SPIPlanPtr hosts_plan = NULL;
+/*
+ * Statements kept for the life of the worker, always planned afresh with
+ * their parameters (CURSOR_OPT_CUSTOM_PLAN): the queue grows from empty to
+ * a backlog in one transaction, and a plan frozen while it was empty would
+ * scan it all.
+ */
+static const char *hosts_sql = NULL;
 static SPIPlanPtr claim_plan = NULL;
 static SPIPlanPtr flush_plan = NULL;
 static SPIPlanPtr still_plan = NULL;
@@ -58,7 +64,7 @@ static bool keys_loaded = false;
 static SPIPlanPtr
 Prepare(const char *sql, int nargs, Oid *types)
 {
-	SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
+	SPIPlanPtr	p = SPI_prepare_cursor(sql, nargs, types, CURSOR_OPT_CUSTOM_PLAN);
 
 	if (p == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
@@ -134,8 +140,19 @@ HttpStoreHosts(void)
 	List	   *hosts = NIL;
 	int			rc;
 
-	if (hosts_plan == NULL)
-		hosts_plan = Prepare("WITH RECURSIVE h AS ("
+	/*
+	 * Walk the open index in its order, for this transaction: the filter on
+	 * state is not in the index (so that claiming stays a HOT update) and
+	 * the planner, misjudging it on a queue that just grew, would rather
+	 * read every open row of a host and sort them.
+	 */
+	(void) set_config_option("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+
+	if (hosts_sql == NULL)
+		hosts_sql = ("WITH RECURSIVE h AS ("
 							 " (SELECT host, not_before FROM ec.http_requests WHERE finished_at IS NULL"
 							 "   AND state OPERATOR(pg_catalog.=) 'pending' ORDER BY host, not_before, id LIMIT 1)"
 							 " UNION ALL"
@@ -143,9 +160,9 @@ HttpStoreHosts(void)
 							 "  (SELECT r.host, r.not_before FROM ec.http_requests r WHERE r.finished_at IS NULL"
 							 "    AND r.state OPERATOR(pg_catalog.=) 'pending' AND r.host OPERATOR(pg_catalog.>) h.host"
 							 "    ORDER BY r.host, r.not_before, r.id LIMIT 1) n)"
-							 " SELECT host, not_before FROM h",
-							 0, NULL);
-	rc = SPI_execute_plan(hosts_plan, NULL, NULL, true, 0);
+							 " SELECT host, not_before FROM h");
+	/* no parameters: planned on each call (a cached plan would be generic) */
+	rc = SPI_execute(hosts_sql, true, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not list due hosts: %s", SPI_result_code_string(rc));
 	for (uint64 i = 0; i < SPI_processed; i++)
