@@ -333,6 +333,7 @@ DECLARE
 	day date := COALESCE(refresh_contactable_leads.local_date, ec.local_date());
 	ids bigint[];
 	shown bigint;
+	logged bigint;
 	mode text;
 	removed bigint := 0;
 	inserted bigint := 0;
@@ -344,20 +345,25 @@ BEGIN
 		RETURN jsonb_build_object('status', 409, 'reason', 'already_running', 'local_date', day);
 	END IF;
 	BEGIN
-		-- the logged ids committed before this statement (later ones wait for the next refresh)
-		WITH logged AS (DELETE FROM ec.contactable_changes RETURNING lead_id)
-		SELECT array_agg(DISTINCT lead_id) INTO ids FROM logged;
-		ids := COALESCE(ids, '{}');
 		SELECT c.reltuples::bigint INTO shown FROM pg_class c WHERE c.oid = ec.contactable_table();
-		-- many changes (a bulk load): rebuild into the other table and switch
-		IF cardinality(ids) > GREATEST(50000, shown / 10) THEN
+		SELECT count(*) INTO logged FROM ec.contactable_changes;
+		IF logged > GREATEST(50000, shown / 10) THEN
+			-- many changes (a bulk load): rebuild into the other table and switch; the
+			-- rebuild reads the leads after this DELETE, so it covers every row deleted
 			mode := 'rebuild';
+			DELETE FROM ec.contactable_changes;
+			GET DIAGNOSTICS logged = ROW_COUNT;
 			SELECT r.rows_loaded INTO inserted FROM ec.rebuild_contactable_leads() r;
 		ELSE
+			-- the logged ids committed before this statement (later ones wait for the next refresh)
 			mode := 'incremental';
+			WITH d AS (DELETE FROM ec.contactable_changes RETURNING lead_id)
+			SELECT array_agg(DISTINCT lead_id) INTO ids FROM d;
+			ids := COALESCE(ids, '{}');
+			logged := cardinality(ids);
 			SELECT a.removed, a.inserted INTO removed, inserted FROM ec.apply_contactable_changes(ids) a;
 		END IF;
-		detail := jsonb_build_object('mode', mode, 'changed', cardinality(ids), 'removed', removed,
+		detail := jsonb_build_object('mode', mode, 'changed', logged, 'removed', removed,
 									 'inserted', inserted);
 	EXCEPTION WHEN OTHERS THEN
 		GET STACKED DIAGNOSTICS err = MESSAGE_TEXT;
@@ -528,7 +534,7 @@ BEGIN
 		CREATE TEMP TABLE feeder_claim (broker_id bigint PRIMARY KEY, run_id bigint, cap integer, campaign_id text,
 			names text[], request_ids bigint[]) ON COMMIT DELETE ROWS;
 		CREATE TEMP TABLE feeder_picked (lead_id bigint PRIMARY KEY, broker_id bigint, rank integer, persona text,
-			token text, link text) ON COMMIT DELETE ROWS;
+			token text, link text, refed boolean) ON COMMIT DELETE ROWS;
 	END IF;
 	DELETE FROM feeder_claim;
 	DELETE FROM feeder_picked;
@@ -572,10 +578,10 @@ BEGIN
 
 	-- each claimed broker's top N of the refreshed view, locked and re-checked
 	-- on the live rows; rank, persona (kept from an earlier feed) and token
-	INSERT INTO feeder_picked (lead_id, broker_id, rank, persona, token, link)
+	INSERT INTO feeder_picked (lead_id, broker_id, rank, persona, token, link, refed)
 	SELECT q.id, q.broker_id, q.rank,
 		   COALESCE(cl.persona, c.names[ec.persona_slot(q.id, cardinality(c.names)) + 1]),
-		   t.token, ec.consent_link(t.token)
+		   t.token, ec.consent_link(t.token), cl.lead_id IS NOT NULL
 	FROM (SELECT p.id, c.broker_id,
 				 row_number() OVER (PARTITION BY c.broker_id ORDER BY p.lead_score DESC, p.id)::integer AS rank
 		  FROM feeder_claim c CROSS JOIN LATERAL (
@@ -620,12 +626,12 @@ BEGIN
 		times_fed = cl.times_fed + 1, sequence_step = 0, step1_sent_at = NULL, step2_sent_at = NULL,
 		step3_sent_at = NULL, step4_sent_at = NULL
 	FROM feeder_picked p JOIN feeder_claim c ON c.broker_id = p.broker_id
-	WHERE cl.lead_id = p.lead_id;
+	WHERE p.refed AND cl.lead_id = p.lead_id;
 	INSERT INTO ec.campaign_leads (lead_id, broker_id, local_date, fed_at, rank, persona, campaign_id, http_request_id)
 	SELECT p.lead_id, p.broker_id, feed_brokers.local_date, now(), p.rank, p.persona, c.campaign_id,
 		   c.request_ids[(p.rank - 1) / 1000 + 1]
 	FROM feeder_picked p JOIN feeder_claim c ON c.broker_id = p.broker_id
-	WHERE NOT EXISTS (SELECT FROM ec.campaign_leads cl WHERE cl.lead_id = p.lead_id);
+	WHERE NOT p.refed;
 
 	INSERT INTO ec.pipeline_events (event_type, lead_id, broker_id, detail)
 	SELECT 'campaign_queued', p.lead_id, p.broker_id,
