@@ -10,12 +10,13 @@ SELECT ec.add_key('request', 'demo-n8n', convert_to('demo-upload-secret-01234567
 \set csv `pwd`/demo/sample/propstream_export.csv
 CREATE TEMP TABLE demo_upload AS SELECT pg_read_binary_file(:'csv') AS body;
 -- what the sender computes: X-Content-SHA256 and X-Signature over "v1:<ts>:<sha>"
-CREATE FUNCTION pg_temp.signed(body bytea, secret text DEFAULT 'demo-upload-secret-0123456789') RETURNS jsonb
+CREATE FUNCTION pg_temp.signed(body bytea, content_type text DEFAULT 'text/csv',
+	secret text DEFAULT 'demo-upload-secret-0123456789') RETURNS jsonb
 LANGUAGE sql AS $$
 	SELECT jsonb_build_object('X-Timestamp', ts, 'X-Content-SHA256', encode(sha256(body), 'hex'),
 		'X-Signature', 'v1=' || encode(hmac(convert_to('v1:' || ts || ':' || encode(sha256(body), 'hex'), 'UTF8'),
 										  convert_to(secret, 'UTF8'), 'sha256'), 'hex'),
-		'Content-Type', 'text/csv')
+		'Content-Type', content_type)
 	FROM (SELECT floor(extract(epoch FROM now()))::bigint::text) t (ts)
 $$;
 SELECT jsonb_pretty(ec.ingest_upload(body, pg_temp.signed(body), 'propstream', '203.0.113.10') - 'duration_ms') AS answer
@@ -45,7 +46,7 @@ SELECT 'unknown source', r ->> 'status', r ->> 'reason'
 \echo '== A BatchData response (JSON) takes the same path, into the same leads'
 \set bd `pwd`/demo/sample/batchdata_response.json
 SELECT r - 'rejected_rows' - 'duration_ms' - 'upload_id' AS answer
-  FROM pg_read_binary_file(:'bd') b, ec.ingest_upload(b, pg_temp.signed(b), 'batchdata', '203.0.113.10') r;
+  FROM pg_read_binary_file(:'bd') b, ec.ingest_upload(b, pg_temp.signed(b, 'application/json'), 'batchdata', '203.0.113.10') r;
 
 \echo '== Skip-trace routing (BatchData first, TLO as fallback; shown in a rolled-back transaction, nothing sent)'
 BEGIN;

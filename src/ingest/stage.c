@@ -2,9 +2,11 @@
  *
  * stage.c
  *		Staging: every row of an upload into ec.leads_staging with its
- *		status and reasons, in batches of ec.ingest_batch_rows; after each
- *		batch (ec.ingest_dedupe = inline) the batch's valid rows through
- *		identity's bulk path.
+ *		status and reasons, in batches of ec.ingest_batch_rows.  With
+ *		ec.ingest_dedupe = inline each batch's valid rows first go through
+ *		identity's set-based path (ec.upsert_leads), so that rows are written
+ *		once, with the lead they became; deferred rows wait as 'valid' for
+ *		ec.ingest_finish (ec.upsert_staged_leads).
  *
  * Rows are written as COPY writes them: table_multi_insert of up to
  * INGEST_MULTI_INSERT slots at a time (one WAL record per page, not per
@@ -82,9 +84,7 @@ struct IngestStager
 	int			cap;
 	Datum	   *rownums;
 	Datum	   *records;
-	Datum	   *statuses;
 	Datum	   *reasons;
-	uint32	   *masks;
 	char	   *state;			/* 'v' valid (waits), 'u' upserted, 'r' rejected */
 	int64	   *lead_ids;		/* 0: none */
 	const char **actions;		/* identity's action, or NULL */
@@ -112,9 +112,7 @@ IngestStagerBegin(int64 upload_id, const char *source, bool dedupe)
 									ALLOCSET_DEFAULT_SIZES);
 	st->rownums = palloc(sizeof(Datum) * st->cap);
 	st->records = palloc(sizeof(Datum) * st->cap);
-	st->statuses = palloc(sizeof(Datum) * st->cap);
 	st->reasons = palloc(sizeof(Datum) * st->cap);
-	st->masks = palloc(sizeof(uint32) * st->cap);
 	st->state = palloc(st->cap);
 	st->lead_ids = palloc(sizeof(int64) * st->cap);
 	st->actions = palloc(sizeof(char *) * st->cap);
@@ -626,9 +624,7 @@ IngestStagerAdd(IngestStager *st, int64 row_number, const IngestChecked *checked
 	memcpy(copy, checked->record, sz);
 	st->rownums[st->n] = Int32GetDatum((int32) row_number);
 	st->records[st->n] = JsonbPGetDatum(copy);
-	st->statuses[st->n] = BoolGetDatum(checked->rejected);
 	st->reasons[st->n] = IngestReasonsArray(checked->reasons);
-	st->masks[st->n] = checked->reasons;
 	st->state[st->n] = checked->rejected ? 'r' : 'v';
 	st->lead_ids[st->n] = 0;
 	st->actions[st->n] = NULL;
