@@ -1393,19 +1393,39 @@ UpdateLead(const LeadRow *r)
 	return SPI_processed == 1;
 }
 
-/* an update that fills in a key, in a subtransaction; false on a unique violation */
+/* a race we answer by going round again: rolled back, never raised */
+static inline bool
+IsRaceError(int sqlerrcode)
+{
+	return sqlerrcode == ERRCODE_UNIQUE_VIOLATION ||
+		sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED;
+}
+
+/*
+ * Write a lead (INSERT when insert, else the version-guarded UPDATE) in a
+ * subtransaction.  A unique violation (a racing session took a key) or a
+ * deadlock (a bulk call of another session locking the same leads in
+ * another order) rolls the subtransaction back, releasing its locks, and
+ * returns false: the caller goes round again.  *id gets the inserted id (0
+ * when ON CONFLICT did nothing); for an update, false also means the
+ * version read was changed meanwhile.
+ */
 static bool
-UpdateLeadGuarded(const LeadRow *r)
+WriteLeadGuarded(const LeadRow *r, bool insert, int64 *id)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 	volatile bool ok = true;
+	volatile int64 new_id = 0;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		ok = UpdateLead(r);
+		if (insert)
+			new_id = InsertLead(r);
+		else
+			ok = UpdateLead(r);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
@@ -1420,12 +1440,15 @@ UpdateLeadGuarded(const LeadRow *r)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-		if (edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION)
+		if (!IsRaceError(edata->sqlerrcode))
 			ReThrowError(edata);
 		FreeErrorData(edata);
 		ok = false;
+		new_id = 0;
 	}
 	PG_END_TRY();
+	if (id)
+		*id = new_id;
 	return ok;
 }
 
@@ -1534,7 +1557,7 @@ UpsertOne(LeadIn *in, LeadOut *out)
 			LeadRow		r;
 
 			NewRow(in, &r);
-			out->lead_id = InsertLead(&r);
+			(void) WriteLeadGuarded(&r, true, &out->lead_id);
 			if (out->lead_id == 0)
 				continue;		/* a racing session got there first */
 			out->action = "inserted";
@@ -1562,7 +1585,7 @@ UpsertOne(LeadIn *in, LeadOut *out)
 		if (changed)
 		{
 			merged.xmin = a->xmin;
-			if (!(fills_key ? UpdateLeadGuarded(&merged) : UpdateLead(&merged)))
+			if (!WriteLeadGuarded(&merged, false, NULL))
 				continue;		/* changed meanwhile, or a racing session took the key */
 		}
 
@@ -1809,45 +1832,116 @@ KeyArray(BLead *leads, int n, LeadCol c)
 	return PointerGetDatum(construct_array(vals, m, Cols[c].type, -1, false, TYPALIGN_INT));
 }
 
-/* the batch INSERT; states that a racing session beat are marked lost */
+/* the order every session writes new leads in: by address hash, then MAK */
+static int
+CompareNew(const void *a, const void *b)
+{
+	const LeadRow *x = &(*(BState *const *) a)->row;
+	const LeadRow *y = &(*(BState *const *) b)->row;
+
+	if (x->null[C_ADDR_HASH] != y->null[C_ADDR_HASH])
+		return x->null[C_ADDR_HASH] ? 1 : -1;
+	if (!x->null[C_ADDR_HASH])
+	{
+		bytea	   *hx = DatumGetByteaPP(x->v[C_ADDR_HASH]);
+		bytea	   *hy = DatumGetByteaPP(y->v[C_ADDR_HASH]);
+		int			c = memcmp(VARDATA_ANY(hx), VARDATA_ANY(hy),
+							   Min(VARSIZE_ANY_EXHDR(hx), VARSIZE_ANY_EXHDR(hy)));
+
+		if (c != 0)
+			return c;
+	}
+	if (x->null[C_MAK] != y->null[C_MAK])
+		return x->null[C_MAK] ? 1 : -1;
+	if (!x->null[C_MAK])
+		return strcmp(TextDatumGetCString(x->v[C_MAK]), TextDatumGetCString(y->v[C_MAK]));
+	return 0;
+}
+
+/* the order every session updates leads in: by id */
+static int
+CompareId(const void *a, const void *b)
+{
+	int64		x = (*(BState *const *) a)->row.id;
+	int64		y = (*(BState *const *) b)->row.id;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/*
+ * The batch INSERT, in a subtransaction; states that a racing session beat
+ * (a key taken, or a deadlock with another bulk call) are marked lost.
+ */
 static void
 BatchInsert(BState **states, int n, HTAB *keys)
 {
 	Datum		args[NCOLS];
-	int			i,
-				rc;
-	uint64		j;
+	int			i;
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
 
 	if (n == 0)
 		return;
+	qsort(states, n, sizeof(BState *), CompareNew);
 	for (i = 0; i < NCOLS; i++)
 		args[i] = ColumnArray(states, n, i);
 	for (i = 0; i < n; i++)
 		states[i]->lost = true;
-	rc = SPI_execute_plan(BatchInsertPlan, args, NULL, false, 0);
-	if (rc != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-	for (j = 0; j < SPI_processed; j++)
-	{
-		LeadRow		r;
-		bool		isnull;
-		BState	   *st;
 
-		r.id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 1, &isnull));
-		r.v[C_MAK] = SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 2, &r.null[C_MAK]);
-		r.v[C_APN_KEY] = SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 3, &r.null[C_APN_KEY]);
-		r.v[C_ADDR_HASH] = SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 4, &r.null[C_ADDR_HASH]);
-		st = KeyFind(keys, 'h', C_ADDR_HASH, &r);
-		if (st == NULL)
-			st = KeyFind(keys, 'm', C_MAK, &r);
-		if (st == NULL)
-			st = KeyFind(keys, 'a', C_APN_KEY, &r);
-		if (st == NULL)
-			elog(ERROR, "inserted lead " INT64_FORMAT " matches no lead of the batch", r.id);
-		st->row.id = r.id;
-		st->lost = false;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		int			rc = SPI_execute_plan(BatchInsertPlan, args, NULL, false, 0);
+		uint64		j;
+
+		if (rc != SPI_OK_INSERT_RETURNING)
+			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+		for (j = 0; j < SPI_processed; j++)
+		{
+			LeadRow		r;
+			bool		isnull;
+			BState	   *st;
+
+			r.id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 1, &isnull));
+			r.v[C_MAK] = SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 2, &r.null[C_MAK]);
+			r.v[C_APN_KEY] = SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 3, &r.null[C_APN_KEY]);
+			r.v[C_ADDR_HASH] = SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 4, &r.null[C_ADDR_HASH]);
+			st = KeyFind(keys, 'h', C_ADDR_HASH, &r);
+			if (st == NULL)
+				st = KeyFind(keys, 'm', C_MAK, &r);
+			if (st == NULL)
+				st = KeyFind(keys, 'a', C_APN_KEY, &r);
+			if (st == NULL)
+				elog(ERROR, "inserted lead " INT64_FORMAT " matches no lead of the batch", r.id);
+			st->row.id = r.id;
+			st->lost = false;
+		}
+		SPI_freetuptable(SPI_tuptable);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
 	}
-	SPI_freetuptable(SPI_tuptable);
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (!IsRaceError(edata->sqlerrcode))
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		for (i = 0; i < n; i++)
+		{
+			states[i]->lost = true;
+			states[i]->row.id = 0;
+		}
+	}
+	PG_END_TRY();
 }
 
 /* the batch UPDATE, in a subtransaction: a key taken meanwhile loses the batch */
@@ -1863,6 +1957,7 @@ BatchUpdate(BState **states, int n)
 
 	if (n == 0)
 		return;
+	qsort(states, n, sizeof(BState *), CompareId);
 	for (i = 0; i < NCOLS; i++)
 		args[i] = ColumnArray(states, n, i);
 	ids = palloc(sizeof(Datum) * n);
@@ -1910,7 +2005,7 @@ BatchUpdate(BState **states, int n)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-		if (edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION)
+		if (!IsRaceError(edata->sqlerrcode))
 			ReThrowError(edata);
 		FreeErrorData(edata);
 		for (i = 0; i < n; i++)
