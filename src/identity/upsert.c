@@ -1832,32 +1832,6 @@ KeyArray(BLead *leads, int n, LeadCol c)
 	return PointerGetDatum(construct_array(vals, m, Cols[c].type, -1, false, TYPALIGN_INT));
 }
 
-/* the order every session writes new leads in: by address hash, then MAK */
-static int
-CompareNew(const void *a, const void *b)
-{
-	const LeadRow *x = &(*(BState *const *) a)->row;
-	const LeadRow *y = &(*(BState *const *) b)->row;
-
-	if (x->null[C_ADDR_HASH] != y->null[C_ADDR_HASH])
-		return x->null[C_ADDR_HASH] ? 1 : -1;
-	if (!x->null[C_ADDR_HASH])
-	{
-		bytea	   *hx = DatumGetByteaPP(x->v[C_ADDR_HASH]);
-		bytea	   *hy = DatumGetByteaPP(y->v[C_ADDR_HASH]);
-		int			c = memcmp(VARDATA_ANY(hx), VARDATA_ANY(hy),
-							   Min(VARSIZE_ANY_EXHDR(hx), VARSIZE_ANY_EXHDR(hy)));
-
-		if (c != 0)
-			return c;
-	}
-	if (x->null[C_MAK] != y->null[C_MAK])
-		return x->null[C_MAK] ? 1 : -1;
-	if (!x->null[C_MAK])
-		return strcmp(TextDatumGetCString(x->v[C_MAK]), TextDatumGetCString(y->v[C_MAK]));
-	return 0;
-}
-
 /* the order every session updates leads in: by id */
 static int
 CompareId(const void *a, const void *b)
@@ -1882,7 +1856,7 @@ BatchInsert(BState **states, int n, HTAB *keys)
 
 	if (n == 0)
 		return;
-	qsort(states, n, sizeof(BState *), CompareNew);
+	/* input order: the leads of an upload get their ids in its row order */
 	for (i = 0; i < NCOLS; i++)
 		args[i] = ColumnArray(states, n, i);
 	for (i = 0; i < n; i++)
