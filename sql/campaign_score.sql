@@ -31,6 +31,18 @@ SELECT id, lead_score FROM ec.leads WHERE id IN (8002, 8005) ORDER BY id;
 UPDATE ec.leads SET first_name = 'Ada' WHERE id = 8002;
 SELECT lead_score FROM ec.leads WHERE id = 8002;
 
+-- recomputed on upsert: ec.upsert_lead inserts and merges through the table
+SELECT r ->> 'action' AS action FROM ec.upsert_lead('{"first_name": "Ida", "property_address": "18 Score St",
+	"property_city": "Tampa", "property_state": "FL", "property_zip": "33606", "owner_age": 75, "owner_occupied": true,
+	"estimated_value": 500000, "estimated_equity": 400000, "years_owned": 20, "email": "ida@example.com",
+	"assigned_broker_id": 801}', 'generic') r;
+SELECT lead_score FROM ec.leads WHERE email = 'ida@example.com';
+SELECT r ->> 'action' AS action FROM ec.upsert_lead('{"property_address": "18 Score Street", "property_city": "Tampa",
+	"property_state": "FL", "property_zip": "33606", "owner_age": 61, "email": "ida@example.com"}', 'generic') r;
+SELECT owner_age, lead_score FROM ec.leads WHERE email = 'ida@example.com';
+DELETE FROM ec.pipeline_events WHERE lead_id IN (SELECT id FROM ec.leads WHERE email = 'ida@example.com');
+DELETE FROM ec.leads WHERE email = 'ida@example.com';
+
 -- the same score for values not yet stored (NULL is unknown)
 SELECT ec.lead_score_of(80, true, 500000, 450000, 25, true, true) AS ideal,
 	   ec.lead_score_of(NULL, NULL, NULL, NULL, NULL, NULL, NULL) AS nothing_known,
