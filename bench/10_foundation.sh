@@ -19,7 +19,6 @@ bench_sql "VACUUM ANALYZE ec.leads" >/dev/null
 # The first refresh after the load fills the contactable leads (every lead is
 # new); bench/80_campaign.sh compares the refresh with the plain REFRESH.
 refresh_ms=$(bench_ms "SELECT ec.refresh_contactable_leads()")
-bench_sql "ANALYZE ec.mv_contactable_leads" >/dev/null
 bench_row "first contactable-leads refresh after the load" "$refresh_ms ms" "< 5 s" "< 5 s (issue 8)" "-" "-"
 
 # The feeder's question for every broker: top 250 queued leads by score, from
