@@ -296,6 +296,7 @@ IngestParseCsv(const char *body, size_t len, const IngestProfile *profile,
 	error_context_stack = errcb.previous;
 	ic_cstate = NULL;
 	EndCopyFrom(cstate);
+	IngestProgressResume(INGEST_PHASE_STAGING, rownum);
 	res->rows = rownum;
 	if (ncols == 0 || rownum == 0)
 	{

@@ -120,6 +120,18 @@ IngestProgressStart(int64 upload_id, int phase, int64 bytes_total)
 	pgstat_progress_update_multi_param(5, index, val);
 }
 
+/*
+ * After COPY's own report ended (EndCopyFrom ends it), the upload's goes
+ * on: the same slots again, the body read.
+ */
+void
+IngestProgressResume(int phase, int64 rows)
+{
+	IngestProgressStart(progress_upload_id, phase, progress_bytes);
+	pgstat_progress_update_param(PROGRESS_COPY_BYTES_PROCESSED, progress_bytes);
+	pgstat_progress_update_param(INGEST_PROGRESS_ROWS, rows);
+}
+
 void
 IngestProgressPhase(int phase)
 {

@@ -234,5 +234,6 @@ extern void IngestParseJson(const char *body, size_t len, const IngestProfile *p
 
 extern void IngestProgressStart(int64 upload_id, int phase, int64 bytes_total);
 extern void IngestProgressPhase(int phase);
+extern void IngestProgressResume(int phase, int64 rows);
 
 #endif							/* EC_INGEST_H */
