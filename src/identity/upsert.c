@@ -1402,6 +1402,19 @@ IsRaceError(int sqlerrcode)
 }
 
 /*
+ * Whether this transaction may already hold row locks (it has written or
+ * locked something: it has an XID).  When it holds none, a single write
+ * cannot close a deadlock cycle, and an INSERT ... ON CONFLICT DO NOTHING
+ * or an UPDATE that fills no key cannot raise a unique violation: the
+ * write needs no subtransaction.
+ */
+static inline bool
+HoldsLocks(void)
+{
+	return TransactionIdIsValid(GetTopTransactionIdIfAny());
+}
+
+/*
  * Write a lead (INSERT when insert, else the version-guarded UPDATE) in a
  * subtransaction.  A unique violation (a racing session took a key) or a
  * deadlock (a bulk call of another session locking the same leads in
@@ -1557,7 +1570,10 @@ UpsertOne(LeadIn *in, LeadOut *out)
 			LeadRow		r;
 
 			NewRow(in, &r);
-			(void) WriteLeadGuarded(&r, true, &out->lead_id);
+			if (HoldsLocks())
+				(void) WriteLeadGuarded(&r, true, &out->lead_id);
+			else
+				out->lead_id = InsertLead(&r);
 			if (out->lead_id == 0)
 				continue;		/* a racing session got there first */
 			out->action = "inserted";
@@ -1585,7 +1601,8 @@ UpsertOne(LeadIn *in, LeadOut *out)
 		if (changed)
 		{
 			merged.xmin = a->xmin;
-			if (!WriteLeadGuarded(&merged, false, NULL))
+			if (!((fills_key || HoldsLocks()) ?
+				  WriteLeadGuarded(&merged, false, NULL) : UpdateLead(&merged)))
 				continue;		/* changed meanwhile, or a racing session took the key */
 		}
 
