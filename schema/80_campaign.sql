@@ -880,10 +880,14 @@ BEGIN
 	END LOOP;
 	-- catch-up of a run missed while the server was down (same local day only)
 	PERFORM cron.schedule('equity_connect:catch-up', '@reboot', 'SELECT ec.run_scheduled()');
+	-- housekeeping, hourly: expired replay-guard hashes (7 days), finished
+	-- outbound requests and staged rows of old uploads (30 days)
+	PERFORM cron.schedule('equity_connect:purge', '17 * * * *',
+		'SELECT ec.purge_replay_guard(), ec.http_purge(), ec.purge_staging()');
 END
 $$;
 COMMENT ON FUNCTION ec.schedule_jobs() IS
-	'Installs the pg_cron schedule: the refresh and the feeder at their local times across DST, and a catch-up at start';
+	'Installs the pg_cron schedule: the refresh and the feeder at their local times across DST, a catch-up at start, hourly purges';
 
 -- A broker reads its own fed leads and their sequence, and its personas.
 CREATE POLICY broker_own ON ec.campaign_leads FOR SELECT TO PUBLIC

@@ -55,6 +55,8 @@ SELECT ec.schedule_jobs();
 SELECT ec.schedule_jobs();		-- again: replaced, not doubled
 SELECT jobname, schedule, command, database = current_database() AS here, active FROM cron.job
 WHERE jobname LIKE 'equity_connect:%' ORDER BY jobname;
+-- the hourly purge's command runs as written
+DO $$ BEGIN EXECUTE (SELECT command FROM cron.job WHERE jobname = 'equity_connect:purge'); END $$;
 SELECT ec.unschedule_jobs();
 SELECT count(*) FROM cron.job WHERE jobname LIKE 'equity_connect:%';
 
