@@ -13,9 +13,6 @@ EXTVERSION = $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*
 MODULE_big = equity_connect
 SRCS = $(sort $(wildcard src/*.c src/*/*.c))
 OBJS = $(SRCS:.c=.o)
-# PGXS tracks no header dependencies (autodepend is off): rebuild every object
-# when any header changes, or a stale object keeps an old struct layout.
-$(OBJS): $(wildcard src/*.h src/*/*.h)
 
 # The install script is built from one piece per concern (schema/NN_name.sql).
 SCHEMA_PIECES = $(sort $(wildcard schema/[0-9]*.sql))
@@ -35,6 +32,10 @@ EXTRA_CLEAN = tmp_check tmp_check_iso output_iso results regression.diffs regres
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# (After the include, so that "all" stays the default goal.) PGXS tracks no header dependencies (autodepend is off): rebuild every object
+# when any header changes, or a stale object keeps an old struct layout.
+$(OBJS): $(wildcard src/*.h src/*/*.h)
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SCHEMA_PIECES) $(EXTENSION).control
 	cat $(SCHEMA_PIECES) > $@

@@ -44,6 +44,7 @@ SELECT campaign_status, added_to_campaign_at > created_at AS dated FROM ec.leads
 SELECT added_to_campaign_at AS first_added FROM ec.leads WHERE id = 1 \gset
 -- an update that leaves the status alone keeps the date
 UPDATE ec.leads SET first_name = 'Margaret' WHERE id = 1;
+SELECT updated_at > created_at AS touched FROM ec.leads WHERE id = 1;
 SELECT added_to_campaign_at = :'first_added' AS unchanged FROM ec.leads WHERE id = 1;
 -- do_not_contact is terminal
 UPDATE ec.leads SET campaign_status = 'do_not_contact' WHERE id = 3;

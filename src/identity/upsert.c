@@ -1213,7 +1213,6 @@ static bool
 Merge(const LeadRow *cur, const LeadIn *in, bool apn_elsewhere, bool hash_elsewhere,
 	  bool mak_elsewhere, LeadRow *m, bool *fills_key, bool *queued)
 {
-	List	   *l;
 	bool		ev,
 				pv;
 	const char *status;
