@@ -49,7 +49,9 @@ SELECT first_name, email, emails, phone, phones, value, age FROM lead WHERE mak 
 SELECT ec.upsert_lead('{"mak": "1000000001", "payload": {"Result": "AS01"}, "lead_source_list": "Q3 absentee"}', 'melissa')->>'action' AS action;
 SELECT ec.upsert_lead('{"mak": "1000000001", "payload": {"propertyId": 42}, "tags": ["equity"]}', 'propstream')->>'action' AS action;
 SELECT ec.upsert_lead('{"mak": "1000000001", "payload": {"Result": "AS01,AS14"}}', 'melissa')->>'action' AS action;
-SELECT provider_payloads, extra FROM ec.leads WHERE mak = '1000000001';
+-- an "extra" object (an upload's unmapped columns) joins extra key by key; its keys are never lead fields
+SELECT ec.upsert_lead('{"mak": "1000000001", "extra": {"Property Type": "Condo", "campaign_status": "converted"}}', 'propstream')->>'action' AS action;
+SELECT provider_payloads, extra, campaign_status FROM ec.leads WHERE mak = '1000000001';
 
 -- verification: a valid code verifies and queues a new lead (and logs it)
 SELECT ec.upsert_lead('{"mak": "1000000001", "verification_codes": "ES01"}', 'melissa') - 'lead_id' AS answer;

@@ -50,7 +50,7 @@ SELECT l.property_address, l.property_unit, l.property_zip, l.phones, l.emails, 
 	   l.campaign_status, l.sources
   FROM ec.leads l ORDER BY l.property_address;
 SELECT count(*) AS leads_with_dnc_number_to_call FROM ec.leads WHERE '+18135554476' = ANY (phones);
-SELECT extra -> 'extra' ->> 'Property Type' AS property_type, extra ->> 'dnc_phones' AS dnc_phones
+SELECT extra ->> 'Property Type' AS property_type, extra ->> 'dnc_phones' AS dnc_phones
   FROM ec.leads WHERE property_address LIKE '4405 %';
 -- the rejected row keeps every field as read
 SELECT jsonb_pretty(record) FROM pg_temp.staged() WHERE row_number = 11;

@@ -736,6 +736,7 @@ typedef enum InKey
 	K_BROKER,
 	K_CODES,
 	K_PAYLOAD,
+	K_EXTRA,
 	K_EMAIL_VERIFIED,
 	K_PHONE_VERIFIED,
 	K_CAMPAIGN_STATUS,
@@ -769,6 +770,7 @@ static const struct
 	{"assigned_broker_id", K_BROKER},
 	{"verification_codes", K_CODES},
 	{"payload", K_PAYLOAD},
+	{"extra", K_EXTRA},
 	{"email_verified", K_EMAIL_VERIFIED},
 	{"phone_verified", K_PHONE_VERIFIED},
 	{"campaign_status", K_CAMPAIGN_STATUS},
@@ -826,6 +828,33 @@ ParseLead(Jsonb *jb, const char *source, LeadIn *in)
 			continue;
 		r = JsonbIteratorNext(&it, &v, true);
 		key = LookupKey(k.val.string.val, k.val.string.len);
+		/*
+		 * An "extra" object (an upload's unmapped columns) joins the lead's
+		 * extra key by key: its keys are never read as lead fields, and they
+		 * are not nested one level down.
+		 */
+		if (key == K_EXTRA && v.type == jbvBinary && JsonContainerIsObject(v.val.binary.data))
+		{
+			JsonbIterator *eit = JsonbIteratorInit(v.val.binary.data);
+			JsonbValue	ek,
+						ev;
+			JsonbIteratorToken er;
+
+			while ((er = JsonbIteratorNext(&eit, &ek, true)) != WJB_DONE)
+			{
+				if (er != WJB_KEY)
+					continue;
+				JsonbIteratorNext(&eit, &ev, true);
+				if (ev.type == jbvNull)
+					continue;
+				pushJsonbValue(&extra, WJB_KEY, &ek);
+				pushJsonbValue(&extra, WJB_VALUE, &ev);
+				has_extra = true;
+			}
+			continue;
+		}
+		if (key == K_EXTRA)
+			key = K_UNKNOWN;	/* not an object: kept as it came */
 		if (key == K_UNKNOWN)
 		{
 			if (v.type != jbvNull)
