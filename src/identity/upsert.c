@@ -58,6 +58,7 @@
 #include "core/address.h"
 #include "core/lead_keys.h"
 #include "identity/identity.h"
+#include "common/jsonb_push.h"
 
 /* the columns upsert writes, in parameter order */
 typedef enum LeadCol
@@ -2293,35 +2294,6 @@ BatchAdd(Batch *b, const char *type, bool ok, int64 lead_id, int64 broker_id,
 }
 
 static void
-PushKey(JsonbParseState **st, const char *key)
-{
-	JsonbValue	k;
-
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	pushJsonbValue(st, WJB_KEY, &k);
-}
-
-/* key: string value (or null) */
-static void
-PushString(JsonbParseState **st, const char *key, const char *value)
-{
-	JsonbValue	v;
-
-	PushKey(st, key);
-	if (value)
-	{
-		v.type = jbvString;
-		v.val.string.val = (char *) value;
-		v.val.string.len = strlen(value);
-	}
-	else
-		v.type = jbvNull;
-	pushJsonbValue(st, WJB_VALUE, &v);
-}
-
-static void
 AddEvents(Batch *b, const LeadIn *in, const LeadOut *out, double ms)
 {
 	bool		ok = strcmp(out->action, "rejected") != 0;
@@ -2336,20 +2308,20 @@ AddEvents(Batch *b, const LeadIn *in, const LeadOut *out, double ms)
 
 	/* built as jsonb here: no text to parse per event */
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	PushString(&st, "action", out->action);
-	PushString(&st, "matched_on", out->matched_on);
-	PushString(&st, "source", in->source);
+	EcJsonbPushText(&st, "action", out->action);
+	EcJsonbPushText(&st, "matched_on", out->matched_on);
+	EcJsonbPushText(&st, "source", in->source);
 	if (out->conflict)
 	{
 		JsonbValue	t;
 
-		PushKey(&st, "conflict");
+		EcJsonbPushKey(&st, "conflict");
 		t.type = jbvBool;
 		t.val.boolean = true;
 		pushJsonbValue(&st, WJB_VALUE, &t);
 	}
 	if (!ok)
-		PushString(&st, "reason", out->reason);
+		EcJsonbPushText(&st, "reason", out->reason);
 	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	detail = JsonbValueToJsonb(res);
 	BatchAdd(b, ok ? "dedupe_success" : "dedupe_failed", ok, out->lead_id,
@@ -2360,7 +2332,7 @@ AddEvents(Batch *b, const LeadIn *in, const LeadOut *out, double ms)
 	{
 		st = NULL;
 		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-		PushString(&st, "reason", "contact_verified");
+		EcJsonbPushText(&st, "reason", "contact_verified");
 		res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 		BatchAdd(b, "campaign_queued", true, out->lead_id, out->broker_id, 0,
 				 JsonbValueToJsonb(res));
@@ -2382,18 +2354,6 @@ typedef struct Counts
 				conflicts;
 } Counts;
 
-/* key: integer value */
-static void
-PushInt(JsonbParseState **st, const char *key, int64 value)
-{
-	JsonbValue	v;
-
-	PushKey(st, key);
-	v.type = jbvNumeric;
-	v.val.numeric = int64_to_numeric(value);
-	pushJsonbValue(st, WJB_VALUE, &v);
-}
-
 /*
  * One lead's answer, as AppendResult writes it, pushed as jsonb (in the
  * current memory context, which must outlive the lead's own).
@@ -2405,15 +2365,15 @@ PushResult(JsonbParseState **st, const LeadOut *out)
 	ListCell   *lc;
 
 	pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
-	PushInt(st, "status", rejected ? 422 : 200);
-	PushString(st, "reason", rejected ? out->reason : "ok");
+	EcJsonbPushInt(st, "status", rejected ? 422 : 200);
+	EcJsonbPushText(st, "reason", rejected ? out->reason : "ok");
 	if (out->lead_id)
-		PushInt(st, "lead_id", out->lead_id);
+		EcJsonbPushInt(st, "lead_id", out->lead_id);
 	else
-		PushString(st, "lead_id", NULL);
-	PushString(st, "action", out->action);
-	PushString(st, "matched_on", out->matched_on);
-	PushKey(st, "conflict");
+		EcJsonbPushText(st, "lead_id", NULL);
+	EcJsonbPushText(st, "action", out->action);
+	EcJsonbPushText(st, "matched_on", out->matched_on);
+	EcJsonbPushKey(st, "conflict");
 	if (out->conflict)
 	{
 		Jsonb	   *c = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
@@ -2433,10 +2393,10 @@ PushResult(JsonbParseState **st, const LeadOut *out)
 		pushJsonbValue(st, WJB_VALUE, &v);
 	}
 	if (out->status)
-		PushString(st, "campaign_status", pstrdup(out->status));
+		EcJsonbPushText(st, "campaign_status", pstrdup(out->status));
 	if (out->warnings)
 	{
-		PushKey(st, "warnings");
+		EcJsonbPushKey(st, "warnings");
 		pushJsonbValue(st, WJB_BEGIN_ARRAY, NULL);
 		foreach(lc, out->warnings)
 		{
@@ -2700,7 +2660,7 @@ ec_upsert_leads(PG_FUNCTION_ARGS)
 	events = palloc(sizeof(Batch));
 	BatchInit(events, true);
 	pushJsonbValue(&answer, WJB_BEGIN_OBJECT, NULL);
-	PushKey(&answer, "results");
+	EcJsonbPushKey(&answer, "results");
 	pushJsonbValue(&answer, WJB_BEGIN_ARRAY, NULL);
 	BatchRunInit(&br, source, events, &counts, &answer, NULL);
 	it = JsonbIteratorInit(&leads->root);
@@ -2721,14 +2681,14 @@ ec_upsert_leads(PG_FUNCTION_ARGS)
 	BatchFlush(events);
 
 	pushJsonbValue(&answer, WJB_END_ARRAY, NULL);
-	PushInt(&answer, "status", 200);
-	PushString(&answer, "reason", "ok");
-	PushInt(&answer, "count", counts.total);
-	PushInt(&answer, "inserted", counts.inserted);
-	PushInt(&answer, "merged", counts.merged);
-	PushInt(&answer, "unchanged", counts.unchanged);
-	PushInt(&answer, "rejected", counts.rejected);
-	PushInt(&answer, "conflicts", counts.conflicts);
+	EcJsonbPushInt(&answer, "status", 200);
+	EcJsonbPushText(&answer, "reason", "ok");
+	EcJsonbPushInt(&answer, "count", counts.total);
+	EcJsonbPushInt(&answer, "inserted", counts.inserted);
+	EcJsonbPushInt(&answer, "merged", counts.merged);
+	EcJsonbPushInt(&answer, "unchanged", counts.unchanged);
+	EcJsonbPushInt(&answer, "rejected", counts.rejected);
+	EcJsonbPushInt(&answer, "conflicts", counts.conflicts);
 	res = pushJsonbValue(&answer, WJB_END_OBJECT, NULL);
 	MemoryContextSwitchTo(caller);
 	d = JsonbPGetDatum(JsonbValueToJsonb(res));

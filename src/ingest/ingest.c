@@ -44,6 +44,7 @@
 #include "core/hmacsha256.h"
 #include "ingest/ingest.h"
 #include "signing/signing.h"
+#include "common/jsonb_push.h"
 
 int			ec_ingest_max_columns = 1000;
 int			ec_ingest_rejected_shown = 20;
@@ -146,47 +147,13 @@ IngestProgressPhase(int phase)
 /* The answer. */
 
 static void
-AnsKey(JsonbParseState **st, const char *key)
-{
-	JsonbValue	k;
-
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	pushJsonbValue(st, WJB_KEY, &k);
-}
-
-static void
-AnsInt(JsonbParseState **st, const char *key, int64 value)
-{
-	JsonbValue	v;
-
-	AnsKey(st, key);
-	v.type = jbvNumeric;
-	v.val.numeric = int64_to_numeric(value);
-	pushJsonbValue(st, WJB_VALUE, &v);
-}
-
-static void
-AnsText(JsonbParseState **st, const char *key, const char *value)
-{
-	JsonbValue	v;
-
-	AnsKey(st, key);
-	v.type = jbvString;
-	v.val.string.val = (char *) value;
-	v.val.string.len = strlen(value);
-	pushJsonbValue(st, WJB_VALUE, &v);
-}
-
-static void
 AnsMs(JsonbParseState **st, const char *key, double ms)
 {
 	JsonbValue	v;
 	char		buf[32];
 
 	snprintf(buf, sizeof(buf), "%.3f", ms);
-	AnsKey(st, key);
+	EcJsonbPushKey(st, key);
 	v.type = jbvNumeric;
 	v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
 														ObjectIdGetDatum(InvalidOid),
@@ -200,10 +167,10 @@ AnsSimple(int status, const char *reason, const char *detail)
 	JsonbParseState *st = NULL;
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	AnsInt(&st, "status", status);
-	AnsText(&st, "reason", reason);
+	EcJsonbPushInt(&st, "status", status);
+	EcJsonbPushText(&st, "reason", reason);
 	if (detail != NULL)
-		AnsText(&st, "detail", detail);
+		EcJsonbPushText(&st, "detail", detail);
 	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
 }
 
@@ -449,8 +416,8 @@ IngestPushRejectedRows(int64 upload_id, int64 rejected, JsonbParseState **ps)
 						k;
 
 			pushJsonbValue(ps, WJB_BEGIN_OBJECT, NULL);
-			AnsInt(ps, "row", row);
-			AnsKey(ps, "reasons");
+			EcJsonbPushInt(ps, "row", row);
+			EcJsonbPushKey(ps, "reasons");
 			pushJsonbValue(ps, WJB_BEGIN_ARRAY, NULL);
 			deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
 			for (k = 0; k < n; k++)
@@ -587,37 +554,37 @@ IngestAnswer(int status, const char *reason, const IngestParseResult *res, int64
 	JsonbParseState *ps = NULL;
 
 	pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
-	AnsInt(&ps, "status", status);
-	AnsText(&ps, "reason", reason);
+	EcJsonbPushInt(&ps, "status", status);
+	EcJsonbPushText(&ps, "reason", reason);
 	if (res != NULL && res->detail != NULL)
-		AnsText(&ps, "detail", res->detail);
+		EcJsonbPushText(&ps, "detail", res->detail);
 	if (res != NULL && res->line > 0)
-		AnsInt(&ps, "line", res->line);
-	AnsInt(&ps, "upload_id", upload_id);
-	AnsText(&ps, "source", source);
-	AnsText(&ps, "format", format);
+		EcJsonbPushInt(&ps, "line", res->line);
+	EcJsonbPushInt(&ps, "upload_id", upload_id);
+	EcJsonbPushText(&ps, "source", source);
+	EcJsonbPushText(&ps, "format", format);
 	if (res == NULL || res->reason == NULL)
 	{
-		AnsInt(&ps, "received", out->received);
+		EcJsonbPushInt(&ps, "received", out->received);
 		if (out->deduplicated)
 		{
-			AnsInt(&ps, "inserted", out->counts.inserted);
-			AnsInt(&ps, "merged", out->counts.merged);
-			AnsInt(&ps, "unchanged", out->counts.unchanged);
+			EcJsonbPushInt(&ps, "inserted", out->counts.inserted);
+			EcJsonbPushInt(&ps, "merged", out->counts.merged);
+			EcJsonbPushInt(&ps, "unchanged", out->counts.unchanged);
 		}
 		else
-			AnsText(&ps, "dedupe", "deferred");
-		AnsInt(&ps, "rejected", out->rejected);
+			EcJsonbPushText(&ps, "dedupe", "deferred");
+		EcJsonbPushInt(&ps, "rejected", out->rejected);
 		if (out->deduplicated)
 		{
-			AnsInt(&ps, "duplicate_in_file", out->duplicates);
-			AnsInt(&ps, "conflicts", out->counts.conflicts);
+			EcJsonbPushInt(&ps, "duplicate_in_file", out->duplicates);
+			EcJsonbPushInt(&ps, "conflicts", out->counts.conflicts);
 			if (out->skiptraced >= 0)
-				AnsInt(&ps, "skiptrace_queued", out->skiptraced);
+				EcJsonbPushInt(&ps, "skiptrace_queued", out->skiptraced);
 			else
-				AnsText(&ps, "skiptrace_error", out->skiptrace_error);
+				EcJsonbPushText(&ps, "skiptrace_error", out->skiptrace_error);
 		}
-		AnsKey(&ps, "rejected_rows");
+		EcJsonbPushKey(&ps, "rejected_rows");
 		IngestPushRejectedRows(upload_id, out->rejected, &ps);
 	}
 	AnsMs(&ps, "duration_ms", ms);

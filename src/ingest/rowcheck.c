@@ -28,6 +28,7 @@
 
 #include "core/fieldcheck.h"
 #include "ingest/ingest.h"
+#include "common/jsonb_push.h"
 
 #define INGEST_NAME_MAX		100
 #define INGEST_STREET_MAX	200
@@ -140,17 +141,6 @@ IngestRowAdd(IngestRow *row, IngestTarget target, const char *s, size_t len, int
 /* Building the record. */
 
 static void
-PushKey(JsonbParseState **st, const char *key)
-{
-	JsonbValue	k;
-
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	pushJsonbValue(st, WJB_KEY, &k);
-}
-
-static void
 PushStringN(JsonbParseState **st, JsonbIteratorToken tok, const char *s, size_t len)
 {
 	JsonbValue	v;
@@ -258,7 +248,7 @@ IngestRawRecord(const IngestRow *row)
 	{
 		JsonbValue	v;
 
-		PushKey(&st, "value");
+		EcJsonbPushKey(&st, "value");
 		v.type = jbvBinary;
 		v.val.binary.data = &row->payload->root;
 		v.val.binary.len = VARSIZE(row->payload) - VARHDRSZ;
@@ -268,7 +258,7 @@ IngestRawRecord(const IngestRow *row)
 	{
 		if (row->raw_values[i].s == NULL)
 			continue;
-		PushKey(&st, row->raw_keys[i]);
+		EcJsonbPushKey(&st, row->raw_keys[i]);
 		PushStringN(&st, WJB_VALUE, row->raw_values[i].s, row->raw_values[i].len);
 	}
 	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
@@ -664,11 +654,11 @@ IngestCheckRow(const IngestRow *row, IngestChecked *out)
 							out->reasons |= 1u << IR_FIELD_TRUNCATED;
 						if (!opened)
 						{
-							PushKey(&st, rec_key_names[k]);
+							EcJsonbPushKey(&st, rec_key_names[k]);
 							pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 							opened = true;
 						}
-						PushKey(&st, row->extra_keys[i]);
+						EcJsonbPushKey(&st, row->extra_keys[i]);
 						PushStringN(&st, WJB_VALUE, t, n);
 					}
 					if (opened)
@@ -680,7 +670,7 @@ IngestCheckRow(const IngestRow *row, IngestChecked *out)
 				{
 					JsonbValue	pv;
 
-					PushKey(&st, rec_key_names[k]);
+					EcJsonbPushKey(&st, rec_key_names[k]);
 					pv.type = jbvBinary;
 					pv.val.binary.data = &row->payload->root;
 					pv.val.binary.len = VARSIZE(row->payload) - VARHDRSZ;
@@ -702,14 +692,14 @@ IngestCheckRow(const IngestRow *row, IngestChecked *out)
 			default:
 				if (have[k])
 				{
-					PushKey(&st, rec_key_names[k]);
+					EcJsonbPushKey(&st, rec_key_names[k]);
 					pushJsonbValue(&st, WJB_VALUE, &sv[k]);
 				}
 				continue;
 		}
 		if (list->n > 0)
 		{
-			PushKey(&st, rec_key_names[k]);
+			EcJsonbPushKey(&st, rec_key_names[k]);
 			pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
 			for (i = 0; i < list->n; i++)
 				PushStringN(&st, WJB_ELEM, list->v[i], strlen(list->v[i]));
