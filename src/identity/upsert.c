@@ -59,6 +59,7 @@
 #include "core/lead_keys.h"
 #include "identity/identity.h"
 #include "common/jsonb_push.h"
+#include "common/subxact.h"
 
 /* the columns upsert writes, in parameter order */
 typedef enum LeadCol
@@ -1468,20 +1469,12 @@ WriteLeadGuarded(const LeadRow *r, bool insert, int64 *id)
 			new_id = InsertLead(r);
 		else
 			ok = UpdateLead(r);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
+		EcSubxactCommit(cxt, owner);
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = EcSubxactAbort(cxt, owner);
 
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
 		if (!IsRaceError(edata->sqlerrcode))
 			ReThrowError(edata);
 		FreeErrorData(edata);
@@ -1938,20 +1931,12 @@ BatchInsert(BState **states, int n, HTAB *keys)
 			st->lost = false;
 		}
 		SPI_freetuptable(SPI_tuptable);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
+		EcSubxactCommit(cxt, owner);
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = EcSubxactAbort(cxt, owner);
 
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
 		if (!IsRaceError(edata->sqlerrcode))
 			ReThrowError(edata);
 		FreeErrorData(edata);
@@ -2011,20 +1996,12 @@ BatchUpdate(BState **states, int n)
 					states[i]->lost = false;
 		}
 		SPI_freetuptable(SPI_tuptable);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
+		EcSubxactCommit(cxt, owner);
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = EcSubxactAbort(cxt, owner);
 
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
 		if (!IsRaceError(edata->sqlerrcode))
 			ReThrowError(edata);
 		FreeErrorData(edata);

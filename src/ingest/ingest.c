@@ -45,6 +45,7 @@
 #include "ingest/ingest.h"
 #include "signing/signing.h"
 #include "common/jsonb_push.h"
+#include "common/subxact.h"
 
 int			ec_ingest_max_columns = 1000;
 int			ec_ingest_rejected_shown = 20;
@@ -349,20 +350,12 @@ IngestSkiptrace(int64 upload_id, char **error)
 								  1, types, values, NULL, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "could not queue skip-traces");
 		queued = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
+		EcSubxactCommit(oldcxt, oldowner);
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = EcSubxactAbort(oldcxt, oldowner);
 
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
 		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED || edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
 			ReThrowError(edata);
 		*error = pstrdup(edata->message);
@@ -467,20 +460,12 @@ IngestParseAndStage(const char *body, size_t len, const char *format, const Inge
 			IngestProgressPhase(INGEST_PHASE_STAGING);
 			IngestStagerFinish(st);
 		}
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
+		EcSubxactCommit(oldcxt, oldowner);
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = EcSubxactAbort(oldcxt, oldowner);
 
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
 		if (!ingest_in_parser || !IngestBodyError(edata->sqlerrcode))
 		{
 			ingest_in_parser = false;
