@@ -262,6 +262,70 @@ IngestResultText(JsonbContainer *obj, const char *key)
 }
 
 /*
+ * One jsonb array of the batch's valid records, assembled from their binary
+ * containers as jsonb's own convertJsonbArray lays an array out (a header,
+ * one JEntry per element, every JB_OFFSET_STRIDE'th an end offset and the
+ * others lengths, each element int-aligned), so the records are copied once
+ * instead of being unpacked into values and serialized again.
+ */
+static Jsonb *
+IngestRecordArray(IngestStager *st, int nvalid)
+{
+	Size		datalen = 0;
+	Size		total;
+	Jsonb	   *arr;
+	char	   *base;
+	JEntry	   *entries;
+	uint32		offset = 0;
+	int			i,
+				k = 0;
+
+	for (i = 0; i < st->n; i++)
+	{
+		if (st->state[i] == 'v')
+			datalen = INTALIGN(datalen) + VARSIZE(DatumGetPointer(st->records[i])) - VARHDRSZ;
+	}
+	if (datalen > JENTRY_OFFLENMASK)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("total size of jsonb array elements exceeds the maximum of %u bytes",
+						JENTRY_OFFLENMASK),
+				 errhint("Lower \"ec.ingest_batch_rows\".")));
+	total = VARHDRSZ + sizeof(uint32) + sizeof(JEntry) * nvalid + datalen;
+	arr = palloc(total);
+	SET_VARSIZE(arr, total);
+	arr->root.header = (uint32) nvalid | JB_FARRAY;
+	entries = arr->root.children;
+	base = (char *) &entries[nvalid];
+	for (i = 0; i < st->n; i++)
+	{
+		Jsonb	   *rec;
+		uint32		start;
+		uint32		len;
+
+		if (st->state[i] != 'v')
+			continue;
+		rec = DatumGetJsonbP(st->records[i]);
+		Assert(JB_ROOT_IS_OBJECT(rec));
+		/* the padding before an element counts as part of it */
+		start = INTALIGN(offset);
+		if (start > offset)
+			memset(base + offset, 0, start - offset);
+		len = VARSIZE(rec) - VARHDRSZ;
+		memcpy(base + start, &rec->root, len);
+		/* an end offset every JB_OFFSET_STRIDE'th element, else a length */
+		if ((k % JB_OFFSET_STRIDE) == 0)
+			entries[k] = JENTRY_ISCONTAINER | JENTRY_HAS_OFF | (start + len);
+		else
+			entries[k] = JENTRY_ISCONTAINER | (start + len - offset);
+		offset = start + len;
+		k++;
+	}
+	Assert(k == nvalid && offset == datalen);
+	return arr;
+}
+
+/*
  * The batch's valid rows through identity's set-based path before they are
  * written: ec.upsert_leads over the records (a JSON array, one call), whose
  * per-row results say which lead each row became and how.  The rows are
@@ -273,8 +337,6 @@ IngestUpsertRows(IngestStager *st)
 {
 	Oid			types[2] = {JSONBOID, TEXTOID};
 	Datum		values[2];
-	JsonbParseState *ps = NULL;
-	JsonbValue *arr;
 	Jsonb	   *answer;
 	JsonbValue	vbuf;
 	JsonbValue *results;
@@ -287,27 +349,13 @@ IngestUpsertRows(IngestStager *st)
 	MemoryContext old;
 	bool		isnull;
 	int			i;
-	int64		rows = 0;
+	int64		rows;
 
 	IngestProgressPhase(INGEST_PHASE_DEDUPLICATING);
 	INSTR_TIME_SET_CURRENT(t0);
 	old = MemoryContextSwitchTo(st->cxt);
-	pushJsonbValue(&ps, WJB_BEGIN_ARRAY, NULL);
-	for (i = 0; i < st->n; i++)
-	{
-		Jsonb	   *rec;
-
-		if (st->state[i] != 'v')
-			continue;
-		rec = DatumGetJsonbP(st->records[i]);
-		v.type = jbvBinary;
-		v.val.binary.data = &rec->root;
-		v.val.binary.len = VARSIZE(rec) - VARHDRSZ;
-		pushJsonbValue(&ps, WJB_ELEM, &v);
-		rows++;
-	}
-	arr = pushJsonbValue(&ps, WJB_END_ARRAY, NULL);
-	values[0] = JsonbPGetDatum(JsonbValueToJsonb(arr));
+	rows = st->batch_valid;
+	values[0] = JsonbPGetDatum(IngestRecordArray(st, (int) rows));
 	values[1] = CStringGetTextDatum(st->source);
 	MemoryContextSwitchTo(old);
 
