@@ -136,6 +136,22 @@ SELECT detail ->> 'batch' AS batch, detail ->> 'rows' AS rows, detail ->> 'inser
  ORDER BY id;
 RESET ec.ingest_batch_rows;
 
+-- one batch wider than jsonb's offset stride (32), with rejected rows and
+-- in-file duplicates between the valid ones: every row gets the lead of its
+-- own record, and only a row whose lead an earlier row made is a duplicate
+SELECT pg_temp.csv(E'address,state,zip\n' || string_agg(
+	CASE WHEN n % 17 = 0 THEN n || ' Stride Road,ZZ,78701'
+		 WHEN n % 13 = 0 THEN (n - 12) || ' STRIDE RD,TX,78701'
+		 ELSE n || ' Stride Road,TX,78701' END, E'\n' ORDER BY n) || E'\n') AS wide
+  FROM generate_series(1, 80) n;
+SELECT validation_status, count(*) FROM pg_temp.staged() GROUP BY 1 ORDER BY 1;
+SELECT count(*) AS rows_on_their_own_lead
+  FROM ec.leads_staging s JOIN ec.leads l ON l.id = s.lead_id
+ WHERE s.upload_id = (SELECT max(id) FROM ec.ingest_uploads)
+   AND split_part(l.property_address, ' ', 1) = split_part(s.record ->> 'property_address', ' ', 1);
+SELECT array_agg(row_number ORDER BY row_number) AS duplicates FROM pg_temp.staged()
+ WHERE validation_status = 'duplicate_in_file';
+
 -- Deferred deduplication: the upload stages and answers (a session under an
 -- API role's time limit can afford that); ec.ingest_finish does the rest
 SET ec.ingest_dedupe = deferred;

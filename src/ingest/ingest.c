@@ -298,6 +298,8 @@ IngestFinishUpload(int64 upload_id, int status, const char *reason, Jsonb *answe
 /*
  * Rows of this upload that became a lead an earlier row of the same file
  * already became: marked duplicate_in_file (they were merged into it).
+ * For ec.ingest_finish, after identity wrote the lead ids back; an inline
+ * upload marks them as it stages (IngestStagerDuplicates).
  */
 static int64
 IngestMarkDuplicates(int64 upload_id)
@@ -659,7 +661,7 @@ IngestRun(bytea *body, Jsonb *headers, const char *source, inet *client_ip,
 		out.deduplicated = ec_ingest_dedupe == INGEST_DEDUPE_INLINE;
 		if (out.deduplicated)
 		{
-			out.duplicates = IngestMarkDuplicates(upload_id);
+			out.duplicates = IngestStagerDuplicates(st);
 			out.skiptraced = IngestSkiptrace(upload_id, &out.skiptrace_error);
 		}
 	}

@@ -203,6 +203,8 @@ extern void IngestStagerAdd(IngestStager *st, int64 row_number, const IngestChec
 extern void IngestStagerFinish(IngestStager *st);
 extern int64 IngestStagerRows(const IngestStager *st);
 extern int64 IngestStagerRejected(const IngestStager *st);
+/* rows marked duplicate_in_file as the inline dedupe answered */
+extern int64 IngestStagerDuplicates(const IngestStager *st);
 extern const IngestUpsertCounts *IngestStagerCounts(const IngestStager *st);
 
 /* Parsers: feed every row to the stager; return NULL or a reason code. */

@@ -5,8 +5,9 @@
  *		status and reasons, in batches of ec.ingest_batch_rows.  With
  *		ec.ingest_dedupe = inline each batch's valid rows first go through
  *		identity's set-based path (ec.upsert_leads), so that rows are written
- *		once, with the lead they became; deferred rows wait as 'valid' for
- *		ec.ingest_finish (ec.upsert_staged_leads).
+ *		once, with the lead they became (or as duplicate_in_file when an
+ *		earlier row of the file became that lead); deferred rows wait as
+ *		'valid' for ec.ingest_finish (ec.upsert_staged_leads).
  *
  * Rows are written as COPY writes them: table_multi_insert of up to
  * INGEST_MULTI_INSERT slots at a time (one WAL record per page, not per
@@ -37,6 +38,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/hsearch.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/lsyscache.h"
@@ -68,7 +70,8 @@ typedef struct IngestWriter
 				a_action;		/* attribute numbers - 1 */
 	Datum		valid,
 				upserted,
-				rejected;		/* ec.staging_status labels */
+				rejected,
+				duplicate;		/* ec.staging_status labels */
 } IngestWriter;
 
 struct IngestStager
@@ -80,16 +83,20 @@ struct IngestStager
 	int64		batch_valid;	/* valid rows in the batch being filled */
 	IngestUpsertCounts counts;
 	MemoryContext cxt;			/* the batch's values */
+	MemoryContext long_cxt;		/* the upload's */
 	int			n;
 	int			cap;
 	Datum	   *rownums;
 	Datum	   *records;
 	Datum	   *reasons;
-	char	   *state;			/* 'v' valid (waits), 'u' upserted, 'r' rejected */
+	char	   *state;			/* 'v' valid (waits), 'u' upserted, 'r' rejected,
+								 * 'd' duplicate_in_file */
 	int64	   *lead_ids;		/* 0: none */
 	const char **actions;		/* identity's action, or NULL */
 	int64		rows;
 	int64		rejected;
+	HTAB	   *leads_seen;		/* lead ids rows of this upload became */
+	int64		duplicates;
 	IngestWriter *writer;		/* NULL: not opened yet, or the SQL path */
 	bool		use_sql;
 };
@@ -108,6 +115,7 @@ IngestStagerBegin(int64 upload_id, const char *source, bool dedupe)
 	st->source = pstrdup(source);
 	st->dedupe = dedupe;
 	st->cap = Max(ec_ingest_batch_rows, 1);
+	st->long_cxt = CurrentMemoryContext;
 	st->cxt = AllocSetContextCreate(CurrentMemoryContext, "ingest staging batch",
 									ALLOCSET_DEFAULT_SIZES);
 	st->rownums = palloc(sizeof(Datum) * st->cap);
@@ -262,6 +270,37 @@ IngestResultText(JsonbContainer *obj, const char *key)
 }
 
 /*
+ * A row that became a lead an earlier row of the file already became is a
+ * duplicate within the file (whatever identity made of it); known here, as
+ * the answers come back, so the row is staged once in that state instead
+ * of being found again by a query over the upload's rows afterwards.
+ */
+static void
+IngestMarkDuplicate(IngestStager *st, int i)
+{
+	bool		found;
+
+	if (st->lead_ids[i] == 0)
+		return;
+	if (st->leads_seen == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(int64);
+		ctl.hcxt = st->long_cxt;
+		st->leads_seen = hash_create("ingest leads seen", 1024, &ctl,
+									 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	hash_search(st->leads_seen, &st->lead_ids[i], HASH_ENTER, &found);
+	if (found)
+	{
+		st->state[i] = 'd';
+		st->duplicates++;
+	}
+}
+
+/*
  * One jsonb array of the batch's valid records, assembled from their binary
  * containers as jsonb's own convertJsonbArray lays an array out (a header,
  * one JEntry per element, every JB_OFFSET_STRIDE'th an end offset and the
@@ -407,6 +446,7 @@ IngestUpsertRows(IngestStager *st)
 		}
 		else
 			st->state[i] = 'u';
+		IngestMarkDuplicate(st, i);
 		i++;
 	}
 	MemoryContextSwitchTo(old);
@@ -472,6 +512,7 @@ IngestWriterOpen(IngestStager *st)
 	w->valid = DirectFunctionCall2(enum_in, CStringGetDatum("valid"), ObjectIdGetDatum(status_type));
 	w->rejected = DirectFunctionCall2(enum_in, CStringGetDatum("rejected"), ObjectIdGetDatum(status_type));
 	w->upserted = DirectFunctionCall2(enum_in, CStringGetDatum("upserted"), ObjectIdGetDatum(status_type));
+	w->duplicate = DirectFunctionCall2(enum_in, CStringGetDatum("duplicate_in_file"), ObjectIdGetDatum(status_type));
 
 	/* the other columns take their defaults, as COPY gives them */
 	w->defaults = palloc0(sizeof(ExprState *) * w->natts);
@@ -540,7 +581,7 @@ IngestWriteSlots(IngestStager *st, int from, int to)
 		slot->tts_values[w->a_row] = st->rownums[r];
 		slot->tts_values[w->a_record] = st->records[r];
 		slot->tts_values[w->a_status] = st->state[r] == 'r' ? w->rejected :
-			st->state[r] == 'u' ? w->upserted : w->valid;
+			st->state[r] == 'u' ? w->upserted : st->state[r] == 'd' ? w->duplicate : w->valid;
 		slot->tts_values[w->a_reasons] = st->reasons[r];
 		slot->tts_isnull[w->a_upload] = slot->tts_isnull[w->a_row] = slot->tts_isnull[w->a_record] =
 			slot->tts_isnull[w->a_status] = slot->tts_isnull[w->a_reasons] = false;
@@ -591,7 +632,8 @@ IngestWriteSql(IngestStager *st)
 	action_nulls = palloc(sizeof(bool) * st->n);
 	for (i = 0; i < st->n; i++)
 	{
-		statuses[i] = CStringGetTextDatum(st->state[i] == 'r' ? "rejected" : st->state[i] == 'u' ? "upserted" : "valid");
+		statuses[i] = CStringGetTextDatum(st->state[i] == 'r' ? "rejected" : st->state[i] == 'u' ? "upserted" :
+										  st->state[i] == 'd' ? "duplicate_in_file" : "valid");
 		reasons[i] = CStringGetTextDatum(OidOutputFunctionCall(F_ARRAY_OUT, st->reasons[i]));
 		leads[i] = Int64GetDatum(st->lead_ids[i]);
 		lead_nulls[i] = st->lead_ids[i] == 0;
@@ -704,6 +746,12 @@ int64
 IngestStagerRows(const IngestStager *st)
 {
 	return st->rows;
+}
+
+int64
+IngestStagerDuplicates(const IngestStager *st)
+{
+	return st->duplicates;
 }
 
 int64
