@@ -644,7 +644,7 @@ ec_field_text(const char *s, size_t len, char *out, size_t outsize, bool *trunca
 {
 	const unsigned char *p;
 	size_t		o = 0;
-	size_t		i;
+	size_t		i = 0;
 	bool		space = false;
 
 	*truncated = false;
@@ -655,36 +655,56 @@ ec_field_text(const char *s, size_t len, char *out, size_t outsize, bool *trunca
 		return 0;
 	ec_field_trim(&s, &len);
 	p = (const unsigned char *) s;
-	for (i = 0; i < len; i++)
+	while (i < len)
 	{
-		unsigned char c = p[i];
-		size_t		clen = 1;
+		size_t		j = i;
 
-		if (ec_is_space(c))
+		if (ec_is_space(p[i]))
 		{
 			space = true;
+			i++;
 			continue;
 		}
-		/* the length of this character, so as never to cut one in two */
-		if (c >= 0xF0)
-			clen = 4;
-		else if (c >= 0xE0)
-			clen = 3;
-		else if (c >= 0xC0)
-			clen = 2;
-		if (clen > len - i)
-			clen = len - i;
-		if (o + (space ? 1 : 0) + clen > outsize - 1)
+		/*
+		 * A run of characters up to the next space, whole characters only
+		 * (a lead byte takes its continuation bytes with it), copied at once
+		 * when it fits.
+		 */
+		while (j < len && !ec_is_space(p[j]))
 		{
+			unsigned char c = p[j];
+			size_t		clen = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+
+			j += clen > len - j ? len - j : clen;
+		}
+		if (o + (space ? 1 : 0) + (j - i) > outsize - 1)
+		{
+			/* the run does not fit: as many whole characters as do */
+			while (i < j)
+			{
+				unsigned char c = p[i];
+				size_t		clen = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+
+				if (clen > len - i)
+					clen = len - i;
+				if (o + (space ? 1 : 0) + clen > outsize - 1)
+					break;
+				if (space)
+					out[o++] = ' ';
+				space = false;
+				memcpy(out + o, p + i, clen);
+				o += clen;
+				i += clen;
+			}
 			*truncated = true;
 			break;
 		}
 		if (space)
 			out[o++] = ' ';
 		space = false;
-		memcpy(out + o, p + i, clen);
-		o += clen;
-		i += clen - 1;
+		memcpy(out + o, p + i, j - i);
+		o += j - i;
+		i = j;
 	}
 	out[o] = '\0';
 	return o;

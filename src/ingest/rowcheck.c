@@ -409,8 +409,9 @@ SetText(JsonbValue *v, bool *have, const IngestValue *in, size_t max, uint32 *re
 
 	if (in->s == NULL)
 		return;
-	buf = palloc(max + 1);
-	n = ec_field_text(in->s, in->len, buf, max + 1, &cut);
+	/* folding never lengthens: a value shorter than max needs only its own length */
+	buf = palloc(Min(in->len, max) + 1);
+	n = ec_field_text(in->s, in->len, buf, Min(in->len, max) + 1, &cut);
 	if (cut)
 		*reasons |= 1u << IR_FIELD_TRUNCATED;
 	if (n > 0)
@@ -641,13 +642,14 @@ IngestCheckRow(const IngestRow *row, IngestChecked *out)
 					{
 						char	   *t;
 						size_t		n;
+						size_t		size;
 						bool		cut;
 
 						if (row->extra_values[i].s == NULL)
 							continue;
-						t = palloc(INGEST_EXTRA_MAX + 1);
-						n = ec_field_text(row->extra_values[i].s, row->extra_values[i].len, t,
-										  INGEST_EXTRA_MAX + 1, &cut);
+						size = Min(row->extra_values[i].len, INGEST_EXTRA_MAX) + 1;
+						t = palloc(size);
+						n = ec_field_text(row->extra_values[i].s, row->extra_values[i].len, t, size, &cut);
 						if (n == 0)
 							continue;
 						if (cut)
