@@ -89,8 +89,12 @@ ec_csv_scan(const char *buf, size_t len, char delim, char quote, EcCsvScan *out)
 	int64_t		quote_line = 0;
 	unsigned char d = (unsigned char) delim;
 	unsigned char q = (unsigned char) quote;
+	bool		plain[256];
 
 	memset(out, 0, sizeof(*out));
+	/* bytes that need no look: not a control, quote, delimiter, backslash or non-ASCII */
+	for (i = 0; i < 256; i++)
+		plain[i] = i < 0x80 && i != 0 && i != '\r' && i != '\n' && i != '\\' && i != d && i != q;
 	if (s == NULL)
 		len = 0;
 	if (len >= 3 && s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF)
@@ -109,6 +113,15 @@ ec_csv_scan(const char *buf, size_t len, char delim, char quote, EcCsvScan *out)
 	{
 		unsigned char c = s[i];
 
+		if (plain[c])
+		{
+			/* a run of such bytes says nothing, wherever it is */
+			do
+				i++;
+			while (i < len && plain[s[i]]);
+			at_record_start = false;
+			continue;
+		}
 		if (c >= 0x80)
 		{
 			int			n = ec_utf8_char_len(s + i, len - i);
