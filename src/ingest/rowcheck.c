@@ -665,9 +665,23 @@ RecWrite(const JsonbValue *sv, const bool *have, StrList *const *lists, const Re
 	return (Jsonb *) b.data;
 }
 
+/*
+ * A money value (ec_field_money's plain decimal) as numeric.  Whole amounts,
+ * the usual case, skip numeric_in: int64_to_numeric makes the same bytes.
+ */
 static Numeric
 MoneyNumeric(const char *m)
 {
+	if (strchr(m, '.') == NULL && strlen(m) <= 18)
+	{
+		int64		v = 0;
+		const char *p = m + (m[0] == '-');
+
+		while (*p >= '0' && *p <= '9')
+			v = v * 10 + (*p++ - '0');
+		if (*p == '\0' && p > m + (m[0] == '-'))
+			return int64_to_numeric(m[0] == '-' ? -v : v);
+	}
 	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(m),
 											   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
 }
