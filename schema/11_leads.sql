@@ -99,26 +99,20 @@ INSERT INTO ec.campaign_status_transitions VALUES
 -- The seed's set_added_to_campaign_at(): when a lead becomes 'active' it gets
 -- its date; any status change is checked against the lifecycle. Fired only
 -- when the status changes (the WHEN clauses), so bulk merges do not pay for it.
+-- C (src/campaign/lifecycle.c), the transitions cached per backend: the
+-- feeder moves 25,000 leads a day through it. Changing the table reloads
+-- every backend's cache (the statement trigger below).
 CREATE FUNCTION ec.set_added_to_campaign_at() RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	IF TG_OP = 'UPDATE' AND NOT EXISTS (
-			SELECT FROM ec.campaign_status_transitions t
-			WHERE t.from_status = OLD.campaign_status AND t.to_status = NEW.campaign_status) THEN
-		RAISE EXCEPTION 'lead % cannot move from "%" to "%"', OLD.id, OLD.campaign_status, NEW.campaign_status
-			USING ERRCODE = 'check_violation',
-				  HINT = 'ec.campaign_status_transitions lists the allowed moves.';
-	END IF;
-	IF NEW.campaign_status = 'active' AND (TG_OP = 'UPDATE' OR NEW.added_to_campaign_at IS NULL) THEN
-		NEW.added_to_campaign_at := now();
-	END IF;
-	RETURN NEW;
-END
-$$;
+LANGUAGE C AS 'MODULE_PATHNAME', 'ec_set_added_to_campaign_at';
 COMMENT ON FUNCTION ec.set_added_to_campaign_at() IS
 	'Trigger: enforces the lead lifecycle and sets added_to_campaign_at when a lead becomes active';
+CREATE FUNCTION ec.campaign_status_transitions_changed() RETURNS trigger
+LANGUAGE C AS 'MODULE_PATHNAME', 'ec_campaign_status_transitions_changed';
+COMMENT ON FUNCTION ec.campaign_status_transitions_changed() IS
+	'Trigger: every backend reloads the lead lifecycle after ec.campaign_status_transitions changes';
+CREATE TRIGGER campaign_status_transitions_reload
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ec.campaign_status_transitions
+	FOR EACH STATEMENT EXECUTE FUNCTION ec.campaign_status_transitions_changed();
 
 CREATE TRIGGER leads_status_change BEFORE UPDATE OF campaign_status ON ec.leads
 	FOR EACH ROW WHEN (OLD.campaign_status IS DISTINCT FROM NEW.campaign_status)
