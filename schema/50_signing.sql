@@ -101,6 +101,14 @@ LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION ec.mint_consent_token(bigint) IS
 	'A single-use consent token (JWS compact, HS256, kid, exp after ec.consent_token_ttl) for a lead';
 
+-- The same for many leads at once (the campaign feeder): one insert of every nonce hash.
+CREATE FUNCTION ec.mint_consent_tokens(lead_ids bigint[])
+RETURNS text[]
+AS 'MODULE_PATHNAME', 'ec_mint_consent_tokens'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION ec.mint_consent_tokens(bigint[]) IS
+	'ec.mint_consent_token for each lead of an array, in order (same key, claims and expiry), with one insert';
+
 CREATE FUNCTION ec.verify_consent_token(token text)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'ec_verify_consent_token'
