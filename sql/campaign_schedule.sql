@@ -50,7 +50,11 @@ FROM (VALUES ('refresh'), ('feeder')) j(job),
 	 LATERAL ec.job_schedule(j.job, '2026-10-31 00:00+00', 2) t
 ORDER BY 2;
 
--- install and remove the pg_cron schedule (this database is cron.database_name)
+-- install and remove the pg_cron schedule (this database is cron.database_name).
+-- pg_cron may run the @reboot catch-up line as soon as it is installed, in a
+-- session of its own: a clock before Monday's slots there makes it find
+-- nothing due, whatever the real time
+ALTER DATABASE contrib_regression SET ec.test_now = '2026-03-09 05:00 America/Los_Angeles';
 SELECT ec.schedule_jobs();
 SELECT ec.schedule_jobs();		-- again: replaced, not doubled
 SELECT jobname, schedule, command, database = current_database() AS here, active FROM cron.job
@@ -113,6 +117,7 @@ SELECT ec.unschedule_jobs();
 
 -- leave the shared database as found
 ALTER DATABASE contrib_regression RESET ec.instantly_base_url;
+ALTER DATABASE contrib_regression RESET ec.test_now;
 DELETE FROM ec.http_requests WHERE idempotency_key LIKE 'feeder-871-%';
 DELETE FROM ec.campaign_leads;
 DELETE FROM ec.consent_tokens;
