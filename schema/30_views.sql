@@ -79,52 +79,19 @@ COMMENT ON TABLE ec.contactable_changes IS
 
 -- One statement trigger per event, with transition tables: a bulk statement
 -- pays one set-based INSERT, a statement that changes no contactable column
--- logs nothing. SECURITY DEFINER: a broker changing its own lead's status
--- has no right to the log, yet its change must be logged.
-CREATE FUNCTION ec.log_contactable_insert() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	INSERT INTO ec.contactable_changes (lead_id)
-	SELECT n.id FROM new_rows n
-	WHERE (n.email_verified OR n.phone_verified)
-	  AND n.campaign_status IN ('new', 'queued', 'active') AND NOT n.email_opt_out;
-	RETURN NULL;
-END
-$$;
-CREATE FUNCTION ec.log_contactable_update() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	INSERT INTO ec.contactable_changes (lead_id)
-	SELECT COALESCE(n.id, o.id) FROM new_rows n FULL JOIN old_rows o ON o.id = n.id
-	WHERE n.id IS NULL OR o.id IS NULL
-	   OR ((n.assigned_broker_id, n.lead_score, n.campaign_status, n.email_verified, n.phone_verified,
-			n.consent, n.property_state, n.email_opt_out)
-		   IS DISTINCT FROM
-		   (o.assigned_broker_id, o.lead_score, o.campaign_status, o.email_verified, o.phone_verified,
-			o.consent, o.property_state, o.email_opt_out)
-		   AND (((n.email_verified OR n.phone_verified)
-				 AND n.campaign_status IN ('new', 'queued', 'active') AND NOT n.email_opt_out)
-				OR ((o.email_verified OR o.phone_verified)
-					AND o.campaign_status IN ('new', 'queued', 'active') AND NOT o.email_opt_out)));
-	RETURN NULL;
-END
-$$;
-CREATE FUNCTION ec.log_contactable_delete() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	INSERT INTO ec.contactable_changes (lead_id)
-	SELECT o.id FROM old_rows o
-	WHERE (o.email_verified OR o.phone_verified)
-	  AND o.campaign_status IN ('new', 'queued', 'active') AND NOT o.email_opt_out;
-	RETURN NULL;
-END
-$$;
+-- logs nothing. The function is C (src/identity/contactable_log.c): it reads
+-- the transition tables itself and runs an INSERT only when there is
+-- something to log, so a single lead merged by ec.upsert_lead does not pay
+-- for a whole extra statement. It logs as its owner: a broker changing its
+-- own lead's status has no right to the log, yet its change must be logged.
+--   INSERT: new rows that are contactable; DELETE: old rows that were;
+--   UPDATE: old and new rows joined on id (FULL JOIN): an id on one side
+--   only, or a pair whose (assigned_broker_id, lead_score, campaign_status,
+--   email_verified, phone_verified, consent, property_state, email_opt_out)
+--   differ while either side is contactable.
+CREATE FUNCTION ec.log_contactable_changes() RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'ec_log_contactable_changes';
 CREATE FUNCTION ec.log_contactable_truncate() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -134,16 +101,15 @@ BEGIN
 	RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION ec.log_contactable_insert() IS 'Trigger: logs new contactable leads for the next refresh';
-COMMENT ON FUNCTION ec.log_contactable_update() IS 'Trigger: logs leads whose contactable columns changed';
-COMMENT ON FUNCTION ec.log_contactable_delete() IS 'Trigger: logs deleted contactable leads';
+COMMENT ON FUNCTION ec.log_contactable_changes() IS
+	'Trigger: logs leads whose contactable columns changed (inserted, updated, deleted) for the next refresh';
 COMMENT ON FUNCTION ec.log_contactable_truncate() IS 'Trigger: an emptied leads table empties the contactable leads';
 CREATE TRIGGER leads_contactable_insert AFTER INSERT ON ec.leads REFERENCING NEW TABLE AS new_rows
-	FOR EACH STATEMENT EXECUTE FUNCTION ec.log_contactable_insert();
+	FOR EACH STATEMENT EXECUTE FUNCTION ec.log_contactable_changes();
 CREATE TRIGGER leads_contactable_update AFTER UPDATE ON ec.leads REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-	FOR EACH STATEMENT EXECUTE FUNCTION ec.log_contactable_update();
+	FOR EACH STATEMENT EXECUTE FUNCTION ec.log_contactable_changes();
 CREATE TRIGGER leads_contactable_delete AFTER DELETE ON ec.leads REFERENCING OLD TABLE AS old_rows
-	FOR EACH STATEMENT EXECUTE FUNCTION ec.log_contactable_delete();
+	FOR EACH STATEMENT EXECUTE FUNCTION ec.log_contactable_changes();
 CREATE TRIGGER leads_contactable_truncate AFTER TRUNCATE ON ec.leads
 	FOR EACH STATEMENT EXECUTE FUNCTION ec.log_contactable_truncate();
 
