@@ -28,6 +28,7 @@
  * harness checks it.
  */
 #include "core/address.h"
+#include "core/hmacsha256.h"
 #include "core/usps_tables.h"
 
 #include <stdbool.h>
@@ -1120,7 +1121,9 @@ EcAddressHash(const EcAddress *addr, unsigned char hash[EC_ADDR_HASH_LEN])
 		(addr->zip5[0] == '\0' && (addr->city[0] == '\0' || addr->state[0] == '\0')))
 		return EC_ADDR_INCOMPLETE;
 	len = EcAddressFormat(addr, one, sizeof(one));
-	SHA256((const unsigned char *) one, len, hash);
+	/* the digest fetched once (ec_sha256); SHA256() fetches it per call */
+	if (ec_sha256(one, len, hash) != 0)
+		SHA256((const unsigned char *) one, len, hash);
 	return EC_ADDR_OK;
 }
 

@@ -192,7 +192,6 @@ typedef struct Batch
 
 static SPIPlanPtr LookupPlan = NULL;
 static SPIPlanPtr InsertPlan = NULL;
-static SPIPlanPtr UpdatePlan = NULL;
 static SPIPlanPtr EventPlan = NULL;
 static SPIPlanPtr EventOnePlan = NULL;
 static SPIPlanPtr DlqPlan = NULL;
@@ -242,6 +241,52 @@ Prepare(const char *sql, int nargs, Oid *types)
 	return plan;
 }
 
+/*
+ * UPDATE plans per set of changed columns.  An UPDATE names only the
+ * columns its leads changed: a merge that adds a phone sets phones and
+ * sources, not 29 columns, so the executor carries and projects less, and
+ * the BEFORE UPDATE OF triggers of ec.leads (lead score, lifecycle) fire
+ * only when their columns are written.  Kept per session; past
+ * MAX_MASK_PLANS sets, the plan naming every column serves.
+ */
+typedef uint32 ColMask;
+
+#define ALL_COLS ((ColMask) ((((uint64) 1) << NCOLS) - 1))
+#define MAX_MASK_PLANS 32
+
+typedef struct MaskPlan
+{
+	ColMask		mask;
+	SPIPlanPtr	plan;
+} MaskPlan;
+
+typedef struct MaskPlans
+{
+	int			n;
+	MaskPlan	plans[MAX_MASK_PLANS];
+} MaskPlans;
+
+static MaskPlans UpdatePlans;		/* one lead: scalar parameters */
+static MaskPlans BatchUpdatePlans;	/* a batch: array parameters */
+
+static SPIPlanPtr BuildUpdatePlan(ColMask mask, bool batch);
+
+static SPIPlanPtr
+UpdatePlanFor(ColMask *mask, bool batch)
+{
+	MaskPlans  *mp = batch ? &BatchUpdatePlans : &UpdatePlans;
+	int			i;
+
+	if (mp->n >= MAX_MASK_PLANS - 1)
+		*mask = ALL_COLS;
+	for (i = 0; i < mp->n; i++)
+		if (mp->plans[i].mask == *mask)
+			return mp->plans[i].plan;
+	mp->plans[mp->n].plan = BuildUpdatePlan(*mask, batch);
+	mp->plans[mp->n].mask = *mask;
+	return mp->plans[mp->n++].plan;
+}
+
 /* the columns as a select list, campaign_status as text */
 static void
 AppendSelectList(StringInfo sql)
@@ -289,16 +334,6 @@ PreparePlans(void)
 						 i ? ", " : "", i + 1);
 	appendStringInfoString(&sql, ") ON CONFLICT DO NOTHING RETURNING id");
 	InsertPlan = Prepare(sql.data, NCOLS, types);
-
-	resetStringInfo(&sql);
-	appendStringInfoString(&sql, "UPDATE ec.leads SET ");
-	for (i = 0; i < NCOLS; i++)
-		appendStringInfo(&sql, i == C_STATUS ? "%s%s = $%d::ec.campaign_status" : "%s%s = $%d",
-						 i ? ", " : "", Cols[i].name, i + 1);
-	appendStringInfo(&sql, " WHERE id OPERATOR(pg_catalog.=) $%d AND xmin OPERATOR(pg_catalog.=) $%d",
-					 NCOLS + 1, NCOLS + 2);
-	types[NCOLS + 1] = XIDOID;
-	UpdatePlan = Prepare(sql.data, NCOLS + 2, types);
 
 	{
 		Oid			et[6] = {TEXTARRAYOID, BOOLARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
@@ -1253,10 +1288,11 @@ FillKey(LeadRow *m, const LeadIn *in, LeadCol c, bool owned_elsewhere)
 }
 
 /*
- * Merge an input lead into the current row.  Returns true when a column
- * changed; *fills_key tells whether a unique key is being filled in.
+ * Merge an input lead into the current row.  Returns the columns that
+ * changed (none: 0); *fills_key tells whether a unique key is being filled
+ * in.
  */
-static bool
+static ColMask
 Merge(const LeadRow *cur, const LeadIn *in, bool apn_elsewhere, bool hash_elsewhere,
 	  bool mak_elsewhere, LeadRow *m, bool *fills_key, bool *queued)
 {
@@ -1264,7 +1300,9 @@ Merge(const LeadRow *cur, const LeadIn *in, bool apn_elsewhere, bool hash_elsewh
 				pv;
 	const char *status;
 	int			i;
+	ColMask		changed = 0;
 
+	StaticAssertStmt(NCOLS <= 32, "a ColMask holds one bit per column");
 	*m = *cur;
 	*fills_key = false;
 	*queued = false;
@@ -1357,8 +1395,8 @@ Merge(const LeadRow *cur, const LeadIn *in, bool apn_elsewhere, bool hash_elsewh
 
 	for (i = 0; i < NCOLS; i++)
 		if (!ValuesEqual(i, cur->v[i], cur->null[i], m->v[i], m->null[i]))
-			return true;
-	return false;
+			changed |= (ColMask) 1 << i;
+	return changed;
 }
 
 /* ---------------------------------------------------------------------
@@ -1421,19 +1459,28 @@ InsertLead(const LeadRow *r)
  * changed it meanwhile (the caller reads it again).
  */
 static bool
-UpdateLead(const LeadRow *r)
+UpdateLead(const LeadRow *r, ColMask mask)
 {
 	Datum		args[NCOLS + 2];
 	char		nulls[NCOLS + 3];
-	int			rc;
+	int			rc,
+				i,
+				n = 0;
+	SPIPlanPtr	plan = UpdatePlanFor(&mask, false);
 
-	memcpy(args, r->v, sizeof(Datum) * NCOLS);
-	args[NCOLS] = Int64GetDatum(r->id);
-	args[NCOLS + 1] = TransactionIdGetDatum(r->xmin);
-	Nulls(r, nulls);
-	nulls[NCOLS + 1] = ' ';
-	nulls[NCOLS + 2] = '\0';
-	rc = SPI_execute_plan(UpdatePlan, args, nulls, false, 1);
+	for (i = 0; i < NCOLS; i++)
+	{
+		if (!(mask & ((ColMask) 1 << i)))
+			continue;
+		args[n] = r->v[i];
+		nulls[n++] = r->null[i] ? 'n' : ' ';
+	}
+	args[n] = Int64GetDatum(r->id);
+	nulls[n++] = ' ';
+	args[n] = TransactionIdGetDatum(r->xmin);
+	nulls[n++] = ' ';
+	nulls[n] = '\0';
+	rc = SPI_execute_plan(plan, args, nulls, false, 1);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 	return SPI_processed == 1;
@@ -1470,7 +1517,7 @@ HoldsLocks(void)
  * version read was changed meanwhile.
  */
 static bool
-WriteLeadGuarded(const LeadRow *r, bool insert, int64 *id)
+WriteLeadGuarded(const LeadRow *r, bool insert, ColMask mask, int64 *id)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -1484,7 +1531,7 @@ WriteLeadGuarded(const LeadRow *r, bool insert, int64 *id)
 		if (insert)
 			new_id = InsertLead(r);
 		else
-			ok = UpdateLead(r);
+			ok = UpdateLead(r, mask);
 		EcSubxactCommit(cxt, owner);
 	}
 	PG_CATCH();
@@ -1576,8 +1623,8 @@ UpsertOne(LeadIn *in, LeadOut *out)
 				   *a;
 		LeadRow		merged;
 		bool		fills_key,
-					queued,
-					changed;
+					queued;
+		ColMask		changed;
 
 		args[0] = in->row.v[C_MAK];
 		args[1] = in->row.v[C_APN_KEY];
@@ -1609,7 +1656,7 @@ UpsertOne(LeadIn *in, LeadOut *out)
 
 			NewRow(in, &r);
 			if (HoldsLocks())
-				(void) WriteLeadGuarded(&r, true, &out->lead_id);
+				(void) WriteLeadGuarded(&r, true, 0, &out->lead_id);
 			else
 				out->lead_id = InsertLead(&r);
 			if (out->lead_id == 0)
@@ -1640,7 +1687,7 @@ UpsertOne(LeadIn *in, LeadOut *out)
 		{
 			merged.xmin = a->xmin;
 			if (!((fills_key || HoldsLocks()) ?
-				  WriteLeadGuarded(&merged, false, NULL) : UpdateLead(&merged)))
+				  WriteLeadGuarded(&merged, false, changed, NULL) : UpdateLead(&merged, changed)))
 				continue;		/* changed meanwhile, or a racing session took the key */
 		}
 
@@ -1705,6 +1752,7 @@ typedef struct BState
 	TransactionId xmin;			/* version read (existing leads) */
 	bool		exists;			/* in ec.leads before the batch */
 	bool		dirty;			/* changed: needs its UPDATE */
+	ColMask		changed;		/* the columns its merges changed */
 	bool		lost;			/* its write did not happen */
 } BState;
 
@@ -1725,7 +1773,6 @@ typedef struct BKey
 static SPIPlanPtr BatchLookupPlan = NULL;
 static SPIPlanPtr BatchInsertPlan = NULL;
 static SPIPlanPtr BatchInsertPlainPlan = NULL;
-static SPIPlanPtr BatchUpdatePlan = NULL;
 
 static void
 PrepareBatchPlans(void)
@@ -1734,7 +1781,7 @@ PrepareBatchPlans(void)
 	Oid			types[NCOLS + 2];
 	int			i;
 
-	if (BatchUpdatePlan != NULL)
+	if (BatchInsertPlan != NULL)
 		return;
 	initStringInfo(&sql);
 
@@ -1776,25 +1823,67 @@ PrepareBatchPlans(void)
 	}
 	appendStringInfoString(&sql, ") ON CONFLICT DO NOTHING RETURNING id, mak, apn_key, addr_hash");
 	BatchInsertPlan = Prepare(sql.data, NCOLS, types);
-
-	types[NCOLS] = INT8ARRAYOID;
-	types[NCOLS + 1] = XIDARRAYOID;
-	resetStringInfo(&sql);
-	appendStringInfoString(&sql, "UPDATE ec.leads l SET ");
-	for (i = 0; i < NCOLS; i++)
-		appendStringInfo(&sql, "%s%s = u.c%d%s", i ? ", " : "", Cols[i].name, i,
-						 Cols[i].type == TEXTARRAYOID ? "::pg_catalog.text[]" :
-						 i == C_STATUS ? "::ec.campaign_status" : "");
-	appendStringInfoString(&sql, " FROM ROWS FROM (");
-	for (i = 0; i < NCOLS + 2; i++)
-		appendStringInfo(&sql, "%spg_catalog.unnest($%d)", i ? ", " : "", i + 1);
-	appendStringInfoString(&sql, ") AS u(");
-	for (i = 0; i < NCOLS; i++)
-		appendStringInfo(&sql, "c%d, ", i);
-	appendStringInfoString(&sql, "id, xmin_) WHERE l.id OPERATOR(pg_catalog.=) u.id"
-						   " AND l.xmin OPERATOR(pg_catalog.=) u.xmin_ RETURNING l.id");
-	BatchUpdatePlan = Prepare(sql.data, NCOLS + 2, types);
 	pfree(sql.data);
+}
+
+/*
+ * The UPDATE of the columns in mask, guarded by the version read: for one
+ * lead (scalar parameters: the columns, id, xmin), or for a batch (one
+ * array per column, then ids and xmins; text[] columns travel as their text
+ * form).
+ */
+static SPIPlanPtr
+BuildUpdatePlan(ColMask mask, bool batch)
+{
+	StringInfoData sql;
+	Oid			types[NCOLS + 2];
+	int			i,
+				n = 0;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, batch ? "UPDATE ec.leads l SET " : "UPDATE ec.leads SET ");
+	for (i = 0; i < NCOLS; i++)
+	{
+		if (!(mask & ((ColMask) 1 << i)))
+			continue;
+		if (batch)
+		{
+			types[n] = Cols[i].type == TEXTARRAYOID ? TEXTARRAYOID : get_array_type(Cols[i].type);
+			appendStringInfo(&sql, "%s%s = u.c%d%s", n ? ", " : "", Cols[i].name, n,
+							 Cols[i].type == TEXTARRAYOID ? "::pg_catalog.text[]" :
+							 i == C_STATUS ? "::ec.campaign_status" : "");
+		}
+		else
+		{
+			types[n] = Cols[i].type;
+			appendStringInfo(&sql, i == C_STATUS ? "%s%s = $%d::ec.campaign_status" : "%s%s = $%d",
+							 n ? ", " : "", Cols[i].name, n + 1);
+		}
+		n++;
+	}
+	if (n == 0)
+		elog(ERROR, "an UPDATE of no column");
+	if (batch)
+	{
+		types[n] = INT8ARRAYOID;
+		types[n + 1] = XIDARRAYOID;
+		appendStringInfoString(&sql, " FROM ROWS FROM (");
+		for (i = 0; i < n + 2; i++)
+			appendStringInfo(&sql, "%spg_catalog.unnest($%d)", i ? ", " : "", i + 1);
+		appendStringInfoString(&sql, ") AS u(");
+		for (i = 0; i < n; i++)
+			appendStringInfo(&sql, "c%d, ", i);
+		appendStringInfoString(&sql, "id, xmin_) WHERE l.id OPERATOR(pg_catalog.=) u.id"
+							   " AND l.xmin OPERATOR(pg_catalog.=) u.xmin_ RETURNING l.id");
+	}
+	else
+	{
+		types[n] = INT8OID;
+		types[n + 1] = XIDOID;
+		appendStringInfo(&sql, " WHERE id OPERATOR(pg_catalog.=) $%d AND xmin OPERATOR(pg_catalog.=) $%d",
+						 n + 1, n + 2);
+	}
+	return Prepare(sql.data, n + 2, types);
 }
 
 static void
@@ -2006,15 +2095,23 @@ BatchUpdate(BState **states, int n)
 	Datum		args[NCOLS + 2];
 	Datum	   *ids,
 			   *xmins;
-	int			i;
+	int			i,
+				k = 0;
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
+	ColMask		mask = 0;
+	SPIPlanPtr	plan;
 
 	if (n == 0)
 		return;
 	qsort(states, n, sizeof(BState *), CompareId);
+	/* one statement, in id order: the columns any lead of the batch changed */
+	for (i = 0; i < n; i++)
+		mask |= states[i]->changed;
+	plan = UpdatePlanFor(&mask, true);
 	for (i = 0; i < NCOLS; i++)
-		args[i] = ColumnArray(states, n, i);
+		if (mask & ((ColMask) 1 << i))
+			args[k++] = ColumnArray(states, n, i);
 	ids = palloc(sizeof(Datum) * n);
 	xmins = palloc(sizeof(Datum) * n);
 	for (i = 0; i < n; i++)
@@ -2023,14 +2120,14 @@ BatchUpdate(BState **states, int n)
 		xmins[i] = TransactionIdGetDatum(states[i]->xmin);
 		states[i]->lost = true;
 	}
-	args[NCOLS] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	args[NCOLS + 1] = PointerGetDatum(construct_array(xmins, n, XIDOID, 4, true, TYPALIGN_INT));
+	args[k] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[k + 1] = PointerGetDatum(construct_array(xmins, n, XIDOID, 4, true, TYPALIGN_INT));
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		int			rc = SPI_execute_plan(BatchUpdatePlan, args, NULL, false, 0);
+		int			rc = SPI_execute_plan(plan, args, NULL, false, 0);
 		uint64		j;
 
 		if (rc != SPI_OK_UPDATE_RETURNING)
@@ -2038,12 +2135,15 @@ BatchUpdate(BState **states, int n)
 		for (j = 0; j < SPI_processed; j++)
 		{
 			bool		isnull;
-			int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 1, &isnull));
+			BState		key;
+			BState	   *keyp = &key;
+			BState	  **found;
 
-			/* states are few per batch; find the one updated */
-			for (i = 0; i < n; i++)
-				if (states[i]->row.id == id)
-					states[i]->lost = false;
+			key.row.id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 1, &isnull));
+			/* the states are sorted by id */
+			found = bsearch(&keyp, states, n, sizeof(BState *), CompareId);
+			if (found)
+				(*found)->lost = false;
 		}
 		SPI_freetuptable(SPI_tuptable);
 		EcSubxactCommit(cxt, owner);
@@ -2127,8 +2227,8 @@ UpsertBatch(BLead *leads, int n)
 				   *a;
 		LeadRow		merged;
 		bool		fills_key,
-					queued,
-					changed;
+					queued;
+		ColMask		changed;
 
 		memset(&l->out, 0, sizeof(l->out));
 		l->out.warnings = l->in.warnings;
@@ -2173,6 +2273,7 @@ UpsertBatch(BLead *leads, int n)
 		if (changed)
 		{
 			a->row = merged;
+			a->changed |= changed;
 			KeysAdd(keys, a);
 			if (a->exists && !a->dirty)
 			{
