@@ -655,6 +655,23 @@ ec_field_text(const char *s, size_t len, char *out, size_t outsize, bool *trunca
 		return 0;
 	ec_field_trim(&s, &len);
 	p = (const unsigned char *) s;
+
+	/* the usual value, printable ASCII with single spaces, is copied as it is */
+	for (i = 0; i < len; i++)
+	{
+		unsigned char c = p[i];
+
+		if (!((c > ' ' && c < 0x80) || (c == ' ' && i > 0 && p[i - 1] != ' ')))
+			break;
+	}
+	if (i == len && len < outsize)
+	{
+		memcpy(out, p, len);
+		out[len] = '\0';
+		return len;
+	}
+
+	i = 0;
 	while (i < len)
 	{
 		size_t		j = i;
