@@ -49,7 +49,8 @@ CREATE TRIGGER pl_status_change BEFORE UPDATE OF campaign_status ON bench.pl_lea
 	FOR EACH ROW WHEN (OLD.campaign_status IS DISTINCT FROM NEW.campaign_status)
 	EXECUTE FUNCTION ec.set_added_to_campaign_at();
 CREATE TRIGGER pl_touch BEFORE UPDATE ON bench.pl_leads
-	FOR EACH ROW EXECUTE FUNCTION ec.touch_updated_at();
+	FOR EACH ROW WHEN (NEW.updated_at IS DISTINCT FROM pg_catalog.now())
+	EXECUTE FUNCTION ec.touch_updated_at();
 CREATE TRIGGER pl_score BEFORE INSERT OR UPDATE OF owner_age, owner_occupied, estimated_value, estimated_equity,
 		years_owned, email_verified, phone_verified, assigned_broker_id ON bench.pl_leads
 	FOR EACH ROW EXECUTE FUNCTION ec.leads_set_score();
@@ -137,7 +138,8 @@ BEGIN
 			sources = bench.pl_union(l.sources, ARRAY[source]),
 			provider_payloads = l.provider_payloads || coalesce(jsonb_build_object(source, lead->'payload'), '{}'),
 			campaign_status = CASE WHEN l.campaign_status = 'new' AND (coalesce(ev, false) OR coalesce(pv, false))
-				THEN 'queued' ELSE l.campaign_status END
+				THEN 'queued' ELSE l.campaign_status END,
+			updated_at = now()
 		WHERE l.id = rec.id;
 		lid := rec.id;
 		action := 'merged';

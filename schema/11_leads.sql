@@ -120,5 +120,10 @@ CREATE TRIGGER leads_status_change BEFORE UPDATE OF campaign_status ON ec.leads
 CREATE TRIGGER leads_insert_active BEFORE INSERT ON ec.leads
 	FOR EACH ROW WHEN (NEW.campaign_status = 'active')
 	EXECUTE FUNCTION ec.set_added_to_campaign_at();
+-- updated_at is now() after every update. The trigger sets it unless the
+-- statement already did (setting it again would change nothing): a statement
+-- that writes updated_at = now() itself, as ec.upsert_lead's merges do, is
+-- spared re-forming every row it updates.
 CREATE TRIGGER leads_touch BEFORE UPDATE ON ec.leads
-	FOR EACH ROW EXECUTE FUNCTION ec.touch_updated_at();
+	FOR EACH ROW WHEN (NEW.updated_at IS DISTINCT FROM pg_catalog.now())
+	EXECUTE FUNCTION ec.touch_updated_at();
