@@ -13,7 +13,11 @@ CREATE TABLE ec.pipeline_events (
 );
 COMMENT ON TABLE ec.pipeline_events IS
 	'Append-only funnel and performance log (upload_received, dedupe_success, email_sent, ...); ids are not foreign keys so the log outlives what it describes';
-CREATE INDEX pipeline_events_type_time ON ec.pipeline_events (event_type, created_at);
+-- Time windows (of every type) through a BRIN index: the log is append-only,
+-- so created_at follows the physical order, and a BRIN entry costs next to
+-- nothing to keep while a B-tree on (event_type, created_at) cost every
+-- event (ec.upsert_leads writes one per lead) a descent of its own.
+CREATE INDEX pipeline_events_time ON ec.pipeline_events USING brin (created_at);
 CREATE INDEX pipeline_events_lead ON ec.pipeline_events (lead_id) WHERE lead_id IS NOT NULL;
 CREATE INDEX pipeline_events_broker_time ON ec.pipeline_events (broker_id, created_at) WHERE broker_id IS NOT NULL;
 

@@ -188,7 +188,27 @@ typedef struct Batch
 	Datum		ms[BATCH_MAX];
 	Datum		detail[BATCH_MAX];
 	MemoryContext cxt;
+
+	/*
+	 * Values built in cxt and reused until it is reset: the leads of a batch
+	 * share one duration (their share of it) and a handful of details.
+	 */
+	bool		has_ms;
+	double		last_ms;
+	Datum		last_ms_num;
+	int			ndetails;
+	struct
+	{
+		const char *action;
+		const char *matched_on;
+		const char *source;
+		const char *reason;
+		bool		conflict;
+		Datum		detail;
+	}			details[8];
 } Batch;
+
+#define NUMERIC_TYPMOD_12_3 ((int32) (((12 << 16) | 3) + VARHDRSZ))
 
 static SPIPlanPtr LookupPlan = NULL;
 static SPIPlanPtr InsertPlan = NULL;
@@ -337,19 +357,19 @@ PreparePlans(void)
 
 	{
 		Oid			et[6] = {TEXTARRAYOID, BOOLARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
-		FLOAT8ARRAYOID, JSONBARRAYOID};
+		NUMERICARRAYOID, JSONBARRAYOID};
 
 		EventPlan = Prepare("INSERT INTO ec.pipeline_events (event_type, ok, lead_id, broker_id, duration_ms, detail)"
-							" SELECT u.t, u.o, u.l, u.b, u.d::pg_catalog.numeric(12, 3), u.x"
+							" SELECT u.t, u.o, u.l, u.b, u.d, u.x"
 							" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
 							" pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6)) AS u(t, o, l, b, d, x)",
 							6, et);
 	}
 	{
-		Oid			et[6] = {TEXTOID, BOOLOID, INT8OID, INT8OID, FLOAT8OID, JSONBOID};
+		Oid			et[6] = {TEXTOID, BOOLOID, INT8OID, INT8OID, NUMERICOID, JSONBOID};
 
 		EventOnePlan = Prepare("INSERT INTO ec.pipeline_events (event_type, ok, lead_id, broker_id, duration_ms, detail)"
-							   " VALUES ($1, $2, $3, $4, $5::pg_catalog.numeric(12, 3), $6)",
+							   " VALUES ($1, $2, $3, $4, $5, $6)",
 							   6, et);
 	}
 	{
@@ -1863,6 +1883,8 @@ BuildUpdatePlan(ColMask mask, bool batch)
 	}
 	if (n == 0)
 		elog(ERROR, "an UPDATE of no column");
+	/* stamped here: the touch trigger of ec.leads then has nothing to do */
+	appendStringInfoString(&sql, ", updated_at = pg_catalog.now()");
 	if (batch)
 	{
 		types[n] = INT8ARRAYOID;
@@ -2341,6 +2363,8 @@ BatchFlush(Batch *b)
 			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 		b->n = 0;
 		MemoryContextReset(b->cxt);
+		b->has_ms = false;
+		b->ndetails = 0;
 		return;
 	}
 	old = MemoryContextSwitchTo(b->cxt);
@@ -2358,7 +2382,7 @@ BatchFlush(Batch *b)
 												 INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	args[3] = PointerGetDatum(construct_md_array(b->broker, b->broker_null, 1, dims, lbs,
 												 INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	args[4] = PointerGetDatum(construct_array(b->ms, b->n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[4] = PointerGetDatum(construct_array(b->ms, b->n, NUMERICOID, -1, false, TYPALIGN_INT));
 	args[5] = PointerGetDatum(construct_array(b->detail, b->n, JSONBOID, -1, false, TYPALIGN_INT));
 	MemoryContextSwitchTo(old);
 	rc = SPI_execute_plan(EventPlan, args, NULL, false, 0);
@@ -2366,6 +2390,8 @@ BatchFlush(Batch *b)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 	b->n = 0;
 	MemoryContextReset(b->cxt);
+	b->has_ms = false;
+	b->ndetails = 0;
 }
 
 /* add one event; the caller made room (BatchRoom) and built detail in b->cxt */
@@ -2381,7 +2407,15 @@ BatchAdd(Batch *b, const char *type, bool ok, int64 lead_id, int64 broker_id,
 	b->lead_null[b->n] = lead_id == 0;
 	b->broker[b->n] = Int64GetDatum(broker_id);
 	b->broker_null[b->n] = broker_id == 0;
-	b->ms[b->n] = Float8GetDatum(ms);
+	if (!b->has_ms || b->last_ms != ms)
+	{
+		b->last_ms_num = DirectFunctionCall2(numeric,
+											 DirectFunctionCall1(float8_numeric, Float8GetDatum(ms)),
+											 Int32GetDatum(NUMERIC_TYPMOD_12_3));
+		b->last_ms = ms;
+		b->has_ms = true;
+	}
+	b->ms[b->n] = b->last_ms_num;
 	b->detail[b->n] = JsonbPGetDatum(detail);
 	b->n++;
 	MemoryContextSwitchTo(old);
@@ -2396,28 +2430,56 @@ AddEvents(Batch *b, const LeadIn *in, const LeadOut *out, double ms)
 	JsonbValue *res;
 	Jsonb	   *detail;
 
+	const char *reason = ok ? NULL : out->reason;
+	int			i;
+
 	if (b->n >= BATCH_MAX - 1)
 		BatchFlush(b);
 	old = MemoryContextSwitchTo(b->cxt);
 
-	/* built as jsonb here: no text to parse per event */
-	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	EcJsonbPushText(&st, "action", out->action);
-	EcJsonbPushText(&st, "matched_on", out->matched_on);
-	EcJsonbPushText(&st, "source", in->source);
-	if (out->conflict)
+	/*
+	 * Built as jsonb here (no text to parse per event), once per distinct
+	 * detail while the batch lasts: the strings compared are constants and
+	 * the call's source.
+	 */
+	detail = NULL;
+	for (i = 0; i < b->ndetails; i++)
+		if (b->details[i].action == out->action && b->details[i].matched_on == out->matched_on &&
+			b->details[i].source == in->source && b->details[i].reason == reason &&
+			b->details[i].conflict == (out->conflict != NULL))
+		{
+			detail = DatumGetJsonbP(b->details[i].detail);
+			break;
+		}
+	if (detail == NULL)
 	{
-		JsonbValue	t;
+		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+		EcJsonbPushText(&st, "action", out->action);
+		EcJsonbPushText(&st, "matched_on", out->matched_on);
+		EcJsonbPushText(&st, "source", in->source);
+		if (out->conflict)
+		{
+			JsonbValue	t;
 
-		EcJsonbPushKey(&st, "conflict");
-		t.type = jbvBool;
-		t.val.boolean = true;
-		pushJsonbValue(&st, WJB_VALUE, &t);
+			EcJsonbPushKey(&st, "conflict");
+			t.type = jbvBool;
+			t.val.boolean = true;
+			pushJsonbValue(&st, WJB_VALUE, &t);
+		}
+		if (!ok)
+			EcJsonbPushText(&st, "reason", out->reason);
+		res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+		detail = JsonbValueToJsonb(res);
+		if (b->ndetails < lengthof(b->details))
+		{
+			b->details[b->ndetails].action = out->action;
+			b->details[b->ndetails].matched_on = out->matched_on;
+			b->details[b->ndetails].source = in->source;
+			b->details[b->ndetails].reason = reason;
+			b->details[b->ndetails].conflict = out->conflict != NULL;
+			b->details[b->ndetails++].detail = JsonbPGetDatum(detail);
+		}
 	}
-	if (!ok)
-		EcJsonbPushText(&st, "reason", out->reason);
-	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-	detail = JsonbValueToJsonb(res);
 	BatchAdd(b, ok ? "dedupe_success" : "dedupe_failed", ok, out->lead_id,
 			 out->broker_id, ms, detail);
 
@@ -2665,6 +2727,8 @@ static void
 BatchInit(Batch *b, bool big)
 {
 	b->n = 0;
+	b->has_ms = false;
+	b->ndetails = 0;
 	if (big)
 		b->cxt = AllocSetContextCreate(CurrentMemoryContext, "ec upsert batch",
 									   4 * 1024 * 1024, 4 * 1024 * 1024, 8 * 1024 * 1024);
