@@ -35,6 +35,9 @@ BEGIN
 			owner_occupied, estimated_value, estimated_equity, years_owned, extra, campaign_status)
 			ON ec.leads TO %I$g$, r);
 		EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION ec.jwt_sub(), ec.current_broker_id() TO %I', r);
+		-- the CHECK constraints of the leads a broker writes call these
+		EXECUTE pg_catalog.format($g$GRANT EXECUTE ON FUNCTION ec.is_email(text), ec.is_us_phone(text),
+			ec.is_state_code(text), ec.is_digits5(text), ec.is_digits10(text) TO %I$g$, r);
 	END LOOP;
 END
 $grants$;
