@@ -105,10 +105,42 @@ PushMembers(JsonbParseState **st, JsonbContainer *c, bool top, bool from_lead)
 	}
 }
 
+/*
+ * The shape the expression below checks, decided without it when every
+ * byte is printable ASCII other than space (no character there is
+ * [[:space:]] in any locale): exactly one "@", something on each side.
+ * Returns -1 when the regular expression must decide.
+ */
+static int
+EmailShapeAscii(const char *s, int len)
+{
+	int			at = -1;
+	int			i;
+
+	for (i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+
+		if (c < 0x21 || c > 0x7e)
+			return -1;
+		if (c == '@')
+		{
+			if (at >= 0)
+				return 0;
+			at = i;
+		}
+	}
+	return at > 0 && at < len - 1;
+}
+
 static bool
 ValidEmail(const JsonbValue *email)
 {
 	static text *pattern = NULL;
+	int			shape = EmailShapeAscii(email->val.string.val, email->val.string.len);
+
+	if (shape >= 0)
+		return shape == 1;
 
 	if (pattern == NULL)
 	{
