@@ -50,6 +50,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "common/subxact.h"
 #include "core/jws.h"
 #include "signing/signing.h"
 
@@ -693,7 +694,9 @@ ec_mint_consent_tokens(PG_FUNCTION_ARGS)
 	EcOwnerScope scope;
 	Oid			types[5] = {INT8ARRAYOID, TEXTOID, BYTEAARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		values[5];
-	uint64		inserted;
+	volatile uint64 inserted = 0;
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
 
 	if (ARR_NDIM(ids) > 1)
 		ereport(ERROR,
@@ -728,15 +731,36 @@ ec_mint_consent_tokens(PG_FUNCTION_ARGS)
 	values[3] = TimestampTzGetDatum(EcFromUnixSeconds(iat));
 	values[4] = TimestampTzGetDatum(EcFromUnixSeconds(exp));
 
+	/*
+	 * One insert; the foreign key to ec.leads checks every lead (a join
+	 * would look each up twice).  Its violation is caught in a
+	 * subtransaction and answered as one by one would: the first lead that
+	 * does not exist, by name.
+	 */
 	EcBecomeOwner(&scope);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	inserted = EcSpiRun(&plan_mint_many,
-						"INSERT INTO ec.consent_tokens (lead_id, key_id, nonce_hash, issued_at, expires_at)"
-						" SELECT l.id, $2, t.nonce_hash, $4, $5"
-						" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($3)) AS t(lead_id, nonce_hash)"
-						" JOIN ec.leads l ON l.id OPERATOR(pg_catalog.=) t.lead_id",
-						5, types, values, NULL, SPI_OK_INSERT);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		inserted = EcSpiRun(&plan_mint_many,
+							"INSERT INTO ec.consent_tokens (lead_id, key_id, nonce_hash, issued_at, expires_at)"
+							" SELECT t.lead_id, $2, t.nonce_hash, $4, $5"
+							" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($3)) AS t(lead_id, nonce_hash)",
+							5, types, values, NULL, SPI_OK_INSERT);
+		EcSubxactCommit(cxt, owner);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata = EcSubxactAbort(cxt, owner);
+
+		if (edata->sqlerrcode != ERRCODE_FOREIGN_KEY_VIOLATION)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		inserted = 0;
+	}
+	PG_END_TRY();
 	if (inserted != (uint64) n)
 	{
 		/* name the first lead that does not exist, as one by one would */
