@@ -536,7 +536,7 @@ BEGIN
 	IF to_regclass('pg_temp.feeder_claim') IS NULL THEN
 		CREATE TEMP TABLE feeder_claim (broker_id bigint PRIMARY KEY, run_id bigint, cap integer, campaign_id text,
 			names text[], request_ids bigint[]) ON COMMIT DELETE ROWS;
-		CREATE TEMP TABLE feeder_picked (lead_id bigint PRIMARY KEY, broker_id bigint, rank integer, persona text,
+		CREATE TEMP TABLE feeder_picked (lead_id bigint, broker_id bigint, rank integer, persona text,
 			refed boolean, lead jsonb) ON COMMIT DELETE ROWS;
 	END IF;
 	DELETE FROM feeder_claim;
