@@ -307,34 +307,43 @@ COMMENT ON FUNCTION ec.skiptrace_send(bigint, text, integer, bigint) IS
 	'Queue a skip-trace request for a lead to a provider through the HTTP queue; returns the skiptrace_requests id';
 
 -- The router: leads without a verified contact, not traced lately, not
--- do_not_contact, to the first enabled provider.
+-- do_not_contact, to the first enabled provider.  One statement for all of
+-- them (an upload's leads can be a hundred thousand): each request row's id
+-- is drawn first, so that its HTTP request (idempotency key skiptrace-<id>)
+-- is queued as the row is written; ec.skiptrace_send, one lead at a time,
+-- remains for the fallback to the next provider.
 CREATE FUNCTION ec.skiptrace_queue(lead_ids bigint[], upload_id bigint DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	first_provider ec.skiptrace_providers;
-	n integer := 0;
-	lid bigint;
+	p ec.skiptrace_providers;
+	headers jsonb := '{"Content-Type": "application/json", "Accept": "application/json"}';
+	n integer;
 BEGIN
-	SELECT * INTO first_provider FROM ec.skiptrace_providers WHERE enabled ORDER BY priority, name LIMIT 1;
+	SELECT * INTO p FROM ec.skiptrace_providers WHERE enabled ORDER BY priority, name LIMIT 1;
 	IF NOT FOUND THEN
 		RETURN 0;
 	END IF;
-	FOR lid IN
-		SELECT l.id FROM ec.leads l
-		WHERE l.id = ANY (lead_ids)
-		  AND NOT l.email_verified AND NOT l.phone_verified
-		  AND l.campaign_status <> 'do_not_contact'
-		  AND NOT EXISTS (SELECT FROM ec.skiptrace_requests r
-						  WHERE r.lead_id = l.id
-							AND (r.state = 'queued' OR r.created_at > now() - first_provider.retrace_after))
-		ORDER BY l.id
-	LOOP
-		PERFORM ec.skiptrace_send(lid, first_provider.name, 1, upload_id);
-		n := n + 1;
-	END LOOP;
+	IF p.api_key_id IS NOT NULL THEN
+		headers := headers || jsonb_build_object(p.auth_header,
+			jsonb_build_object('api_key', p.api_key_id, 'prefix', p.auth_prefix));
+	END IF;
+	INSERT INTO ec.skiptrace_requests (id, lead_id, upload_id, provider, step, http_request_id)
+	SELECT s.id, (s.l).id, skiptrace_queue.upload_id, p.name, 1,
+		   ec.http_enqueue('POST', p.url, headers, convert_to(ec.skiptrace_body(p.kind, s.l)::text, 'UTF8'),
+			   'skiptrace', 'skiptrace-' || s.id, p.max_attempts, now(), 'ec.skiptrace_answer'::regproc)
+	FROM (SELECT nextval(pg_get_serial_sequence('ec.skiptrace_requests', 'id')) AS id, t.l
+		  FROM (SELECT l FROM ec.leads l
+				WHERE l.id = ANY (lead_ids)
+				  AND NOT l.email_verified AND NOT l.phone_verified
+				  AND l.campaign_status <> 'do_not_contact'
+				  AND NOT EXISTS (SELECT FROM ec.skiptrace_requests r
+								  WHERE r.lead_id = l.id
+									AND (r.state = 'queued' OR r.created_at > now() - p.retrace_after))
+				ORDER BY l.id) t) s;
+	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;
 END
 $$;
