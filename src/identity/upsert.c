@@ -210,7 +210,7 @@ typedef struct Batch
 
 #define NUMERIC_TYPMOD_12_3 ((int32) (((12 << 16) | 3) + VARHDRSZ))
 
-static SPIPlanPtr LookupPlan = NULL;
+static SPIPlanPtr LookupPlans[8];	/* by the keys a lead has: 1 MAK, 2 APN, 4 hash */
 static SPIPlanPtr InsertPlan = NULL;
 static SPIPlanPtr EventPlan = NULL;
 static SPIPlanPtr EventOnePlan = NULL;
@@ -319,6 +319,41 @@ AppendSelectList(StringInfo sql)
 						 Cols[i].name);
 }
 
+/*
+ * The lookup of the keys a lead has (keys: 1 MAK, 2 APN key, 4 address
+ * hash), a plan per combination: a lead with an address hash only is one
+ * index probe, not a BitmapOr over three indexes of which two get NULL.
+ */
+static SPIPlanPtr
+LookupPlanFor(int keys)
+{
+	static const char *const names[3] = {"mak", "apn_key", "addr_hash"};
+	static const Oid types[3] = {TEXTOID, TEXTOID, BYTEAOID};
+
+	if (LookupPlans[keys] == NULL)
+	{
+		StringInfoData sql;
+		Oid			lt[3];
+		int			i,
+					n = 0;
+
+		initStringInfo(&sql);
+		appendStringInfoString(&sql, "SELECT ");
+		AppendSelectList(&sql);
+		appendStringInfoString(&sql, ", xmin FROM ec.leads WHERE ");
+		for (i = 0; i < 3; i++)
+		{
+			if (!(keys & (1 << i)))
+				continue;
+			appendStringInfo(&sql, "%s%s OPERATOR(pg_catalog.=) $%d", n ? " OR " : "", names[i], n + 1);
+			lt[n++] = types[i];
+		}
+		LookupPlans[keys] = Prepare(sql.data, n, lt);
+		pfree(sql.data);
+	}
+	return LookupPlans[keys];
+}
+
 static void
 PreparePlans(void)
 {
@@ -333,18 +368,6 @@ PreparePlans(void)
 	types[NCOLS] = INT8OID;
 
 	initStringInfo(&sql);
-	appendStringInfoString(&sql, "SELECT ");
-	AppendSelectList(&sql);
-	appendStringInfoString(&sql, ", xmin FROM ec.leads WHERE mak OPERATOR(pg_catalog.=) $1"
-						   " OR apn_key OPERATOR(pg_catalog.=) $2"
-						   " OR addr_hash OPERATOR(pg_catalog.=) $3");
-	{
-		Oid			lt[3] = {TEXTOID, TEXTOID, BYTEAOID};
-
-		LookupPlan = Prepare(sql.data, 3, lt);
-	}
-
-	resetStringInfo(&sql);
 	appendStringInfoString(&sql, "INSERT INTO ec.leads (");
 	for (i = 0; i < NCOLS; i++)
 		appendStringInfo(&sql, "%s%s", i ? ", " : "", Cols[i].name);
@@ -1632,7 +1655,6 @@ UpsertOne(LeadIn *in, LeadOut *out)
 	for (attempt = 0; attempt < MAX_RETRIES; attempt++)
 	{
 		Datum		args[3];
-		char		nulls[4];
 		int			rc;
 		uint64		i;
 		LeadRow		found[3];
@@ -1645,15 +1667,28 @@ UpsertOne(LeadIn *in, LeadOut *out)
 		bool		fills_key,
 					queued;
 		ColMask		changed;
+		int			keys,
+					nkeys;
 
-		args[0] = in->row.v[C_MAK];
-		args[1] = in->row.v[C_APN_KEY];
-		args[2] = in->row.v[C_ADDR_HASH];
-		nulls[0] = in->row.null[C_MAK] ? 'n' : ' ';
-		nulls[1] = in->row.null[C_APN_KEY] ? 'n' : ' ';
-		nulls[2] = in->row.null[C_ADDR_HASH] ? 'n' : ' ';
-		nulls[3] = '\0';
-		rc = SPI_execute_plan(LookupPlan, args, nulls, false, 3);
+		keys = 0;
+		nkeys = 0;
+		if (!in->row.null[C_MAK])
+		{
+			keys |= 1;
+			args[nkeys++] = in->row.v[C_MAK];
+		}
+		if (!in->row.null[C_APN_KEY])
+		{
+			keys |= 2;
+			args[nkeys++] = in->row.v[C_APN_KEY];
+		}
+		if (!in->row.null[C_ADDR_HASH])
+		{
+			keys |= 4;
+			args[nkeys++] = in->row.v[C_ADDR_HASH];
+		}
+		Assert(keys != 0);		/* a lead without keys was rejected */
+		rc = SPI_execute_plan(LookupPlanFor(keys), args, NULL, false, 3);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 		nfound = (int) Min(SPI_processed, 3);
