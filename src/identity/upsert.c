@@ -137,6 +137,7 @@ typedef struct LeadRow
 {
 	int64		id;
 	TransactionId xmin;			/* the version read (0 when not read) */
+	ItemPointerData tid;		/* where that version is (when read) */
 	Datum		v[NCOLS];
 	bool		null[NCOLS];
 } LeadRow;
@@ -340,7 +341,7 @@ LookupPlanFor(int keys)
 		initStringInfo(&sql);
 		appendStringInfoString(&sql, "SELECT ");
 		AppendSelectList(&sql);
-		appendStringInfoString(&sql, ", xmin FROM ec.leads WHERE ");
+		appendStringInfoString(&sql, ", xmin, ctid FROM ec.leads WHERE ");
 		for (i = 0; i < 3; i++)
 		{
 			if (!(keys & (1 << i)))
@@ -1456,6 +1457,10 @@ RowFromTuple(HeapTuple tup, TupleDesc desc, LeadRow *r)
 	r->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
 	r->xmin = desc->natts > NCOLS + 1 ?
 		DatumGetTransactionId(SPI_getbinval(tup, desc, NCOLS + 2, &isnull)) : InvalidTransactionId;
+	if (desc->natts > NCOLS + 2)
+		r->tid = *(ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, NCOLS + 3, &isnull));
+	else
+		ItemPointerSetInvalid(&r->tid);
 	for (i = 0; i < NCOLS; i++)
 	{
 		Datum		v = SPI_getbinval(tup, desc, i + 2, &r->null[i]);
@@ -1504,8 +1509,8 @@ InsertLead(const LeadRow *r)
 static bool
 UpdateLead(const LeadRow *r, ColMask mask)
 {
-	Datum		args[NCOLS + 2];
-	char		nulls[NCOLS + 3];
+	Datum		args[NCOLS + 3];
+	char		nulls[NCOLS + 4];
 	int			rc,
 				i,
 				n = 0;
@@ -1521,6 +1526,8 @@ UpdateLead(const LeadRow *r, ColMask mask)
 	args[n] = Int64GetDatum(r->id);
 	nulls[n++] = ' ';
 	args[n] = TransactionIdGetDatum(r->xmin);
+	nulls[n++] = ' ';
+	args[n] = PointerGetDatum(&r->tid);
 	nulls[n++] = ' ';
 	nulls[n] = '\0';
 	rc = SPI_execute_plan(plan, args, nulls, false, 1);
@@ -1842,7 +1849,7 @@ PrepareBatchPlans(void)
 
 	appendStringInfoString(&sql, "SELECT xmin, ");
 	AppendSelectList(&sql);
-	appendStringInfoString(&sql, " FROM ec.leads WHERE mak OPERATOR(pg_catalog.=) ANY ($1)"
+	appendStringInfoString(&sql, ", ctid FROM ec.leads WHERE mak OPERATOR(pg_catalog.=) ANY ($1)"
 						   " OR apn_key OPERATOR(pg_catalog.=) ANY ($2)"
 						   " OR addr_hash OPERATOR(pg_catalog.=) ANY ($3)");
 	types[0] = TEXTARRAYOID;
@@ -1891,7 +1898,7 @@ static SPIPlanPtr
 BuildUpdatePlan(ColMask mask, bool batch)
 {
 	StringInfoData sql;
-	Oid			types[NCOLS + 2];
+	Oid			types[NCOLS + 3];
 	int			i,
 				n = 0;
 
@@ -1924,23 +1931,26 @@ BuildUpdatePlan(ColMask mask, bool batch)
 	{
 		types[n] = INT8ARRAYOID;
 		types[n + 1] = XIDARRAYOID;
+		types[n + 2] = TIDARRAYOID;
 		appendStringInfoString(&sql, " FROM ROWS FROM (");
-		for (i = 0; i < n + 2; i++)
+		for (i = 0; i < n + 3; i++)
 			appendStringInfo(&sql, "%spg_catalog.unnest($%d)", i ? ", " : "", i + 1);
 		appendStringInfoString(&sql, ") AS u(");
 		for (i = 0; i < n; i++)
 			appendStringInfo(&sql, "c%d, ", i);
-		appendStringInfoString(&sql, "id, xmin_) WHERE l.id OPERATOR(pg_catalog.=) u.id"
+		appendStringInfoString(&sql, "id, xmin_, tid_) WHERE l.ctid OPERATOR(pg_catalog.=) u.tid_"
+							   " AND l.id OPERATOR(pg_catalog.=) u.id"
 							   " AND l.xmin OPERATOR(pg_catalog.=) u.xmin_ RETURNING l.id");
 	}
 	else
 	{
 		types[n] = INT8OID;
 		types[n + 1] = XIDOID;
-		appendStringInfo(&sql, " WHERE id OPERATOR(pg_catalog.=) $%d AND xmin OPERATOR(pg_catalog.=) $%d",
-						 n + 1, n + 2);
+		types[n + 2] = TIDOID;
+		appendStringInfo(&sql, " WHERE ctid OPERATOR(pg_catalog.=) $%d AND id OPERATOR(pg_catalog.=) $%d"
+						 " AND xmin OPERATOR(pg_catalog.=) $%d", n + 3, n + 1, n + 2);
 	}
-	return Prepare(sql.data, n + 2, types);
+	return Prepare(sql.data, n + 3, types);
 }
 
 static void
@@ -2149,9 +2159,10 @@ BatchInsert(BState **states, int n, HTAB *keys)
 static void
 BatchUpdate(BState **states, int n)
 {
-	Datum		args[NCOLS + 2];
+	Datum		args[NCOLS + 3];
 	Datum	   *ids,
-			   *xmins;
+			   *xmins,
+			   *tids;
 	int			i,
 				k = 0;
 	MemoryContext cxt = CurrentMemoryContext;
@@ -2171,14 +2182,18 @@ BatchUpdate(BState **states, int n)
 			args[k++] = ColumnArray(states, n, i);
 	ids = palloc(sizeof(Datum) * n);
 	xmins = palloc(sizeof(Datum) * n);
+	tids = palloc(sizeof(Datum) * n);
 	for (i = 0; i < n; i++)
 	{
 		ids[i] = Int64GetDatum(states[i]->row.id);
 		xmins[i] = TransactionIdGetDatum(states[i]->xmin);
+		tids[i] = PointerGetDatum(&states[i]->row.tid);
 		states[i]->lost = true;
 	}
 	args[k] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	args[k + 1] = PointerGetDatum(construct_array(xmins, n, XIDOID, 4, true, TYPALIGN_INT));
+	args[k + 2] = PointerGetDatum(construct_array(tids, n, TIDOID, sizeof(ItemPointerData), false,
+												  TYPALIGN_SHORT));
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
@@ -2261,6 +2276,7 @@ UpsertBatch(BLead *leads, int n)
 		int			c;
 
 		st->xmin = DatumGetTransactionId(SPI_getbinval(tup, desc, 1, &isnull));
+		st->row.tid = *(ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, NCOLS + 3, &isnull));
 		st->row.id = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 		for (c = 0; c < NCOLS; c++)
 		{
