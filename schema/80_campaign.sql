@@ -499,6 +499,20 @@ AS $$
 $$;
 COMMENT ON FUNCTION ec.consent_link(text) IS 'The consent form link of a consent token (ec.consent_form_url)';
 
+-- One fed lead as the feeder hands it to Instantly's adapter: the arguments
+-- under their names, nulls left out (jsonb_strip_nulls(jsonb_build_object(...))
+-- of them, in C: 25,000 a run).
+CREATE FUNCTION ec.feeder_lead(email text, first_name text, last_name text, phone text, lead_id bigint,
+							   persona text, consent_link text, consent_token text, property_address text,
+							   property_city text, property_state text, property_zip text,
+							   est_equity_usd numeric, owner_age integer, years_owned integer, lead_score numeric)
+RETURNS jsonb
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ec_feeder_lead';
+COMMENT ON FUNCTION ec.feeder_lead(text, text, text, text, bigint, text, text, text, text, text, text, text,
+								   numeric, integer, integer, numeric) IS
+	'A fed lead as the feeder queues it for Instantly: the arguments under their names, nulls left out';
+
 -- Queues the add-leads requests of one broker's feed through the HTTP room's
 -- Instantly adapter (1,000 leads a request, idempotency key per batch).
 CREATE FUNCTION ec.feeder_enqueue(campaign_id text, leads jsonb, idempotency_key text) RETURNS bigint[]
@@ -602,15 +616,10 @@ BEGIN
 		  FROM ids, unnest(ids.ids, ec.mint_consent_tokens(ids.ids)) AS u(id, token))
 	INSERT INTO feeder_picked (lead_id, broker_id, rank, persona, refed, lead)
 	SELECT q.id, q.broker_id, q.rank, x.persona, cl.lead_id IS NOT NULL,
-		   jsonb_strip_nulls(jsonb_build_object(
-			   'email', q.email, 'first_name', q.first_name, 'last_name', q.last_name, 'phone', q.phone,
-			   'lead_id', q.id, 'persona', x.persona,
-			   'consent_link', t.link,
-			   'consent_token', CASE WHEN t.link IS NULL THEN t.token END,
-			   'property_address', q.property_address, 'property_city', q.property_city,
-			   'property_state', q.property_state, 'property_zip', q.property_zip,
-			   'est_equity_usd', q.estimated_equity, 'owner_age', q.owner_age,
-			   'years_owned', q.years_owned, 'lead_score', q.live_score))
+		   ec.feeder_lead(q.email, q.first_name, q.last_name, q.phone, q.id, x.persona, t.link,
+						  CASE WHEN t.link IS NULL THEN t.token END, q.property_address, q.property_city,
+						  q.property_state, q.property_zip, q.estimated_equity, q.owner_age, q.years_owned,
+						  q.live_score)
 	FROM q
 	JOIN feeder_claim c ON c.broker_id = q.broker_id
 	JOIN t ON t.id = q.id

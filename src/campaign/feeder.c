@@ -1,0 +1,115 @@
+/*-------------------------------------------------------------------------
+ *
+ * feeder.c
+ *		ec.feeder_lead(...): the object the campaign feeder hands to
+ *		ec.instantly_add_leads for one lead.
+ *
+ * The same object as jsonb_strip_nulls(jsonb_build_object(...)) of its
+ * arguments under their names (sql/campaign_feeder_lead.sql compares
+ * both), built without that function's per-value type dispatch and the
+ * text round trip of every number: the feeder builds 25,000 a run.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+
+#include "common/jsonb_push.h"
+
+/* The arguments of ec.feeder_lead, in order: key and type. */
+static const struct
+{
+	const char *key;
+	Oid			type;
+}			feeder_args[] = {
+	{"email", TEXTOID},
+	{"first_name", TEXTOID},
+	{"last_name", TEXTOID},
+	{"phone", TEXTOID},
+	{"lead_id", INT8OID},
+	{"persona", TEXTOID},
+	{"consent_link", TEXTOID},
+	{"consent_token", TEXTOID},
+	{"property_address", TEXTOID},
+	{"property_city", TEXTOID},
+	{"property_state", TEXTOID},
+	{"property_zip", TEXTOID},
+	{"est_equity_usd", NUMERICOID},
+	{"owner_age", INT4OID},
+	{"years_owned", INT4OID},
+	{"lead_score", NUMERICOID},
+};
+
+/* key: a value as jsonb_build_object stores it (numbers as numeric, NaN and infinities as strings) */
+static void
+PushArgument(JsonbParseState **st, const char *key, Datum value, Oid type)
+{
+	JsonbValue	v;
+
+	switch (type)
+	{
+		case TEXTOID:
+			{
+				text	   *t = DatumGetTextPP(value);
+
+				v.type = jbvString;
+				v.val.string.val = VARDATA_ANY(t);
+				v.val.string.len = VARSIZE_ANY_EXHDR(t);
+				break;
+			}
+		case INT8OID:
+			v.type = jbvNumeric;
+			v.val.numeric = int64_to_numeric(DatumGetInt64(value));
+			break;
+		case INT4OID:
+			v.type = jbvNumeric;
+			v.val.numeric = int64_to_numeric(DatumGetInt32(value));
+			break;
+		default:
+			{
+				Numeric		n = DatumGetNumeric(value);
+
+				if (numeric_is_nan(n) || numeric_is_inf(n))
+				{
+					char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)));
+
+					v.type = jbvString;
+					v.val.string.val = s;
+					v.val.string.len = strlen(s);
+				}
+				else
+				{
+					v.type = jbvNumeric;
+					v.val.numeric = n;
+				}
+				break;
+			}
+	}
+	EcJsonbPushKey(st, key);
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+PG_FUNCTION_INFO_V1(ec_feeder_lead);
+
+/* ec.feeder_lead(email, ..., lead_score): one lead for Instantly, nulls left out */
+Datum
+ec_feeder_lead(PG_FUNCTION_ARGS)
+{
+	JsonbParseState *st = NULL;
+	int			i;
+
+	if (PG_NARGS() != lengthof(feeder_args))
+		elog(ERROR, "ec.feeder_lead() takes %d arguments", (int) lengthof(feeder_args));
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	for (i = 0; i < lengthof(feeder_args); i++)
+	{
+		if (!PG_ARGISNULL(i))
+			PushArgument(&st, feeder_args[i].key, PG_GETARG_DATUM(i), feeder_args[i].type);
+	}
+	PG_RETURN_JSONB_P(JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
+}
