@@ -43,6 +43,17 @@ COMMENT ON COLUMN ec.http_requests.headers IS
 COMMENT ON COLUMN ec.http_requests.idempotency_key IS 'Sent as Idempotency-Key with every attempt: receivers drop duplicates';
 COMMENT ON COLUMN ec.http_requests.callback IS 'Function (regprocedure text) called with the request id once it succeeded or failed';
 COMMENT ON COLUMN ec.http_requests.enqueued_by IS 'Role that enqueued the request; the callback runs as this role';
+-- Bodies are compressed with lz4 where the server has it: pglz took about 5%
+-- of a 25,000-lead feed (100 bodies of 130 kB); lz4 is several times faster.
+DO $lz4$
+BEGIN
+	IF EXISTS (SELECT FROM pg_catalog.pg_settings
+			   WHERE name OPERATOR(pg_catalog.=) 'default_toast_compression'
+				 AND 'lz4' OPERATOR(pg_catalog.=) ANY (enumvals)) THEN
+		ALTER TABLE ec.http_requests ALTER COLUMN body SET COMPRESSION lz4;
+	END IF;
+END
+$lz4$;
 CREATE UNIQUE INDEX http_requests_idempotency ON ec.http_requests (idempotency_key);
 -- What the worker claims: a host's due rows in order (and one probe per host
 -- to list the hosts). No index mentions state, so claiming a row (pending ->
