@@ -86,9 +86,28 @@ ec_private_pg() {
 
 # Copy the checkout's sources into the build folder and build + install there.
 ec_build() {
-	local src=$EC_BUILD/src
-	mkdir -p "$src"
-	tar -C "$EC_ROOT" --exclude=./.build --exclude=./.git -cf - . | tar -C "$src" -xf -
+	local src=$EC_BUILD/src new=$EC_BUILD/src.new f
+	# The copy is built in place, so make sees only what changed. A file whose
+	# content changed gets the time of this copy (never the checkout's older
+	# time, which a hand-built object in the copy could hide); a file gone from
+	# the checkout is gone from the copy (build products stay).
+	rm -rf "$new"
+	mkdir -p "$src" "$new"
+	tar -C "$EC_ROOT" --exclude=./.build --exclude=./.git -cf - . | tar -C "$new" -xf -
+	(cd "$new" && find . -type f | LC_ALL=C sort) >"$EC_BUILD/src.files.new"
+	while IFS= read -r f; do
+		cmp -s "$new/$f" "$src/$f" && continue
+		mkdir -p "$(dirname "$src/$f")"
+		rm -f "$src/$f"
+		cp "$new/$f" "$src/$f"
+	done <"$EC_BUILD/src.files.new"
+	if [ -f "$EC_BUILD/src.files" ]; then
+		LC_ALL=C comm -23 "$EC_BUILD/src.files" "$EC_BUILD/src.files.new" | while IFS= read -r f; do
+			rm -f "$src/$f"
+		done
+	fi
+	mv "$EC_BUILD/src.files.new" "$EC_BUILD/src.files"
+	rm -rf "$new"
 	[ "$(id -u)" = 0 ] && chown -R "$EC_OS_USER" "$src"
 	ec_log "building equity_connect"
 	ec_as_user make -C "$src" -s -j2 PG_CONFIG="$PG_CONFIG" COPT="${EC_COPT:--Werror}" >"$EC_BUILD/build.log" 2>&1 \
