@@ -120,12 +120,16 @@ IsAlnum(unsigned char c)
 	return IsDigit(c) || IsAlpha(c);
 }
 
+/* a token equal to a NUL-terminated word; stops at the first difference */
 static inline bool
 TokIs(Tok t, const char *word)
 {
-	size_t		l = strlen(word);
+	size_t		i;
 
-	return t.len == l && memcmp(t.s, word, l) == 0;
+	for (i = 0; i < t.len; i++)
+		if (word[i] == '\0' || word[i] != t.s[i])
+			return false;
+	return word[t.len] == '\0';
 }
 
 static bool
