@@ -60,11 +60,16 @@ typedef struct LifecycleAttnums
 	Oid			active;			/* enum oid of 'active' */
 } LifecycleAttnums;
 
+static uint64 lifecycle_invalidations = 0;
+
 static void
 InvalidateTransitions(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == transitions_relid)
+	{
 		lifecycle_valid = false;
+		lifecycle_invalidations++;
+	}
 }
 
 /* Loads ec.campaign_status_transitions into the cache (read as its owner). */
@@ -77,6 +82,7 @@ LoadTransitions(void)
 	int			save_sec_context;
 	int			rc;
 	uint64		i;
+	uint64		invalidations;
 
 	if (lifecycle_valid)
 		return;
@@ -91,6 +97,7 @@ LoadTransitions(void)
 	MemoryContextReset(lifecycle_context);
 	transitions = NULL;
 	ntransitions = 0;
+	invalidations = lifecycle_invalidations;
 
 	transitions_relid = get_relname_relid("campaign_status_transitions", get_namespace_oid("ec", false));
 	if (!OidIsValid(transitions_relid))
@@ -124,7 +131,8 @@ LoadTransitions(void)
 	ntransitions = (int) SPI_processed;
 	SPI_finish();
 	SetUserIdAndSecContext(save_userid, save_sec_context);
-	lifecycle_valid = true;
+	/* an invalidation that arrived while reading makes the next call read again */
+	lifecycle_valid = (invalidations == lifecycle_invalidations);
 }
 
 static bool
