@@ -189,19 +189,21 @@ CREATE TABLE ec.skiptrace_providers (
 	auth_header text NOT NULL DEFAULT 'Authorization' CHECK (auth_header ~ '^[A-Za-z0-9-]{1,64}$'),
 	auth_prefix text NOT NULL DEFAULT 'Bearer ' CHECK (pg_catalog.length(auth_prefix) <= 64),
 	max_attempts integer NOT NULL DEFAULT 5 CHECK (max_attempts BETWEEN 1 AND 100),
-	retrace_after interval NOT NULL DEFAULT '180 days'
+	retrace_after interval NOT NULL DEFAULT '180 days',
+	-- Melissa takes its licence as "CustomerID" in the body, not in a header
+	CONSTRAINT skiptrace_providers_melissa_key CHECK (kind <> 'melissa' OR api_key_id IS NOT NULL)
 );
 COMMENT ON TABLE ec.skiptrace_providers IS
 	'Skip-trace providers: which are on, in which order (priority, lowest first), where requests go, which API key (ec.keys, purpose api) the HTTP worker adds';
 COMMENT ON COLUMN ec.skiptrace_providers.api_key_id IS
-	'Key id in ec.keys (purpose api), sent in auth_header by the HTTP worker; bind its URL in ec.http_api_key_urls';
+	'Key id in ec.keys (purpose api), sent in auth_header by the HTTP worker (Melissa: as CustomerID in the body); bind its URL in ec.http_api_key_urls';
 COMMENT ON COLUMN ec.skiptrace_providers.retrace_after IS 'A lead traced by any provider within this time is not traced again';
 
 -- Off until an operator adds the provider's key and turns it on (README).
 INSERT INTO ec.skiptrace_providers (name, kind, priority, url, api_key_id, auth_header, auth_prefix) VALUES
 	('batchdata', 'batchdata', 10, 'https://api.batchdata.com/api/v1/property/skip-trace', 'batchdata', 'Authorization', 'Bearer '),
 	('melissa', 'melissa', 20, 'https://personator.melissadata.net/v3/WEB/ContactVerify/doContactVerify', 'melissa',
-	 'X-Melissa-License', ''),
+	 'CustomerID', ''),
 	('tlo', 'tlo', 30, 'https://api.tlo.com/v1/person/search', 'tlo', 'Authorization', 'Bearer ');
 
 -- Our codes for what BatchData and TLO say about a contact (they send
@@ -237,8 +239,11 @@ CREATE UNIQUE INDEX skiptrace_requests_open ON ec.skiptrace_requests (lead_id) W
 CREATE INDEX skiptrace_requests_lead ON ec.skiptrace_requests (lead_id, created_at);
 CREATE INDEX skiptrace_requests_http ON ec.skiptrace_requests (http_request_id);
 
--- The request body a provider of this kind expects for a lead.
-CREATE FUNCTION ec.skiptrace_body(kind text, l ec.leads)
+-- The request body a provider of this kind expects for a lead. Melissa's
+-- carries its licence as "CustomerID": the body holds key_placeholder there,
+-- and the HTTP worker puts the key in its place when it sends the request
+-- (so the key is in no table).
+CREATE FUNCTION ec.skiptrace_body(kind text, l ec.leads, key_placeholder text DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -251,6 +256,7 @@ AS $$
 		'name', jsonb_build_object('first', l.first_name, 'last', l.last_name)))))
 	WHEN 'melissa' THEN jsonb_build_object(
 		'TransmissionReference', 'lead-' || l.id,
+		'CustomerID', coalesce(key_placeholder, ''),
 		'Actions', 'Check,Verify,Append',
 		'Columns', 'GrpAddressDetails,GrpNameDetails',
 		'Records', jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
@@ -267,8 +273,26 @@ AS $$
 			'city', l.property_city, 'state', l.property_state, 'zip', l.property_zip)))
 	END
 $$;
-COMMENT ON FUNCTION ec.skiptrace_body(text, ec.leads) IS
-	'Request body for a skip-trace provider kind (batchdata, melissa, tlo) about one lead';
+COMMENT ON FUNCTION ec.skiptrace_body(text, ec.leads, text) IS
+	'Request body for a skip-trace provider kind (batchdata, melissa, tlo) about one lead (Melissa: key_placeholder as CustomerID)';
+
+-- The header that asks the HTTP worker for a provider's key: a header of its
+-- own, or (Melissa) the key in the body in place of a placeholder. The
+-- placeholder is new for each call, so no lead's data can stand in for it.
+CREATE FUNCTION ec.skiptrace_key_header(p ec.skiptrace_providers, key_placeholder text)
+RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE
+	WHEN p.api_key_id IS NULL THEN '{}'::jsonb
+	WHEN p.kind = 'melissa' THEN jsonb_build_object(p.auth_header,
+		jsonb_build_object('api_key', p.api_key_id, 'in_body', key_placeholder))
+	ELSE jsonb_build_object(p.auth_header, jsonb_build_object('api_key', p.api_key_id, 'prefix', p.auth_prefix))
+	END
+$$;
+COMMENT ON FUNCTION ec.skiptrace_key_header(ec.skiptrace_providers, text) IS
+	'The HTTP queue header that attaches a skip-trace provider''s API key when the request is sent';
 
 -- Queue one lead's request to one provider (the HTTP queue sends it after commit).
 CREATE FUNCTION ec.skiptrace_send(lead_id bigint, provider text, step integer DEFAULT 1, upload_id bigint DEFAULT NULL)
@@ -281,6 +305,7 @@ DECLARE
 	l ec.leads;
 	sr_id bigint;
 	headers jsonb := '{"Content-Type": "application/json", "Accept": "application/json"}';
+	ph text := '{{api_key:' || gen_random_uuid() || '}}';
 	req bigint;
 BEGIN
 	SELECT * INTO p FROM ec.skiptrace_providers sp WHERE sp.name = skiptrace_send.provider;
@@ -293,11 +318,8 @@ BEGIN
 	END IF;
 	INSERT INTO ec.skiptrace_requests (lead_id, upload_id, provider, step)
 	VALUES (l.id, skiptrace_send.upload_id, p.name, step) RETURNING id INTO sr_id;
-	IF p.api_key_id IS NOT NULL THEN
-		headers := headers || jsonb_build_object(p.auth_header,
-			jsonb_build_object('api_key', p.api_key_id, 'prefix', p.auth_prefix));
-	END IF;
-	req := ec.http_enqueue('POST', p.url, headers, convert_to(ec.skiptrace_body(p.kind, l)::text, 'UTF8'),
+	headers := headers || ec.skiptrace_key_header(p, ph);
+	req := ec.http_enqueue('POST', p.url, headers, convert_to(ec.skiptrace_body(p.kind, l, ph)::text, 'UTF8'),
 		'skiptrace', 'skiptrace-' || sr_id, p.max_attempts, now(), 'ec.skiptrace_answer'::regproc);
 	UPDATE ec.skiptrace_requests SET http_request_id = req WHERE id = sr_id;
 	RETURN sr_id;
@@ -320,19 +342,17 @@ AS $$
 DECLARE
 	p ec.skiptrace_providers;
 	headers jsonb := '{"Content-Type": "application/json", "Accept": "application/json"}';
+	ph text := '{{api_key:' || gen_random_uuid() || '}}';
 	n integer;
 BEGIN
 	SELECT * INTO p FROM ec.skiptrace_providers WHERE enabled ORDER BY priority, name LIMIT 1;
 	IF NOT FOUND THEN
 		RETURN 0;
 	END IF;
-	IF p.api_key_id IS NOT NULL THEN
-		headers := headers || jsonb_build_object(p.auth_header,
-			jsonb_build_object('api_key', p.api_key_id, 'prefix', p.auth_prefix));
-	END IF;
+	headers := headers || ec.skiptrace_key_header(p, ph);
 	INSERT INTO ec.skiptrace_requests (id, lead_id, upload_id, provider, step, http_request_id)
 	SELECT s.id, (s.l).id, skiptrace_queue.upload_id, p.name, 1,
-		   ec.http_enqueue('POST', p.url, headers, convert_to(ec.skiptrace_body(p.kind, s.l)::text, 'UTF8'),
+		   ec.http_enqueue('POST', p.url, headers, convert_to(ec.skiptrace_body(p.kind, s.l, ph)::text, 'UTF8'),
 			   'skiptrace', 'skiptrace-' || s.id, p.max_attempts, now(), 'ec.skiptrace_answer'::regproc)
 	FROM (SELECT nextval(pg_get_serial_sequence('ec.skiptrace_requests', 'id')) AS id, t.l
 		  FROM (SELECT l FROM ec.leads l

@@ -65,6 +65,29 @@ INSERT INTO t SELECT 'key', ec.http_enqueue('GET', 'http://127.0.0.1:9/instantly
 	'{"Authorization": {"api_key": "instantly"}}', NULL, 'test_key', not_before => now() + interval '1 day');
 SELECT r.headers FROM ec.http_requests r JOIN t ON t.id = r.id WHERE t.k = 'key';
 
+-- a key in the body (Melissa's CustomerID): the placeholder stands there once,
+-- the stored body keeps only the placeholder
+SELECT ec.http_enqueue('POST', 'http://127.0.0.1:9/instantly/v3', '{"CustomerID": {"api_key": "instantly", "in_body": "{{key}}"}}',
+	convert_to('{"CustomerID": "nothing here"}', 'UTF8'), 'test');
+SELECT ec.http_enqueue('POST', 'http://127.0.0.1:9/instantly/v3', '{"CustomerID": {"api_key": "instantly", "in_body": "{{key}}"}}',
+	convert_to('{"CustomerID": "{{key}}", "Echo": "{{key}}"}', 'UTF8'), 'test');
+SELECT ec.http_enqueue('POST', 'http://127.0.0.1:9/instantly/v3', '{"CustomerID": {"api_key": "instantly", "in_body": "{{key}}"}}',
+	NULL, 'test');
+SELECT ec.http_enqueue('POST', 'http://127.0.0.1:9/instantly/v3', '{"CustomerID": {"api_key": "instantly", "in_body": "k\"y"}}',
+	convert_to('{"CustomerID": "k\"y"}', 'UTF8'), 'test');
+SELECT ec.http_enqueue('POST', 'http://127.0.0.1:9/instantly/v3',
+	'{"CustomerID": {"api_key": "instantly", "in_body": "{{key}}", "prefix": "Bearer "}}',
+	convert_to('{"CustomerID": "{{key}}"}', 'UTF8'), 'test');
+SELECT ec.http_enqueue('POST', 'http://127.0.0.1:9/instantly/v3',
+	'{"CustomerID": {"api_key": "instantly", "in_body": "{{key}}"}, "X-Signature": {"sign": "webhook_out"}}',
+	convert_to('{"CustomerID": "{{key}}"}', 'UTF8'), 'test');
+SELECT ec.http_enqueue('POST', 'http://127.0.0.1:9/elsewhere', '{"CustomerID": {"api_key": "instantly", "in_body": "{{key}}"}}',
+	convert_to('{"CustomerID": "{{key}}"}', 'UTF8'), 'test');
+INSERT INTO t SELECT 'in_body', ec.http_enqueue('POST', 'http://127.0.0.1:9/instantly/v3',
+	'{"CustomerID": {"api_key": "instantly", "in_body": "{{key}}"}}',
+	convert_to('{"CustomerID": "{{key}}", "Records": []}', 'UTF8'), 'test_key', not_before => now() + interval '1 day');
+SELECT r.headers, convert_from(r.body, 'UTF8') AS body FROM ec.http_requests r JOIN t ON t.id = r.id WHERE t.k = 'in_body';
+
 -- signing is asked for with X-Signature, and its companions are the queue's
 SELECT ec.http_enqueue('POST', 'http://127.0.0.1:9/', '{"X-Sig": {"sign": "webhook_out"}}', NULL, 'test');
 SELECT ec.http_enqueue('POST', 'http://127.0.0.1:9/', '{"X-Signature": {"sign": "request"}}', NULL, 'test');

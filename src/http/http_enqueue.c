@@ -126,7 +126,7 @@ InvalidHeaderValue(const char *name)
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid value of HTTP header \"%s\"", name),
-			 errdetail("A header value is a string without line breaks, or an object {\"api_key\": \"<key id>\"} or {\"sign\": \"webhook_out\"}.")));
+			 errdetail("A header value is a string without line breaks, or an object {\"api_key\": \"<key id>\"}, {\"api_key\": \"<key id>\", \"in_body\": \"<placeholder>\"} or {\"sign\": \"webhook_out\"}.")));
 }
 
 /* The string member key of a nested object, or NULL. */
@@ -137,11 +137,45 @@ ObjectMember(JsonbContainer *obj, const char *key)
 }
 
 /*
+ * A placeholder for a key in the body: printable ASCII without quotes or
+ * backslashes (it stands inside a JSON string), 4 to 64 bytes.
+ */
+static bool
+IsPlaceholder(const char *s, int len)
+{
+	if (len < 4 || len > 64)
+		return false;
+	for (int i = 0; i < len; i++)
+		if (s[i] < 0x21 || s[i] > 0x7e || s[i] == '"' || s[i] == '\\')
+			return false;
+	return true;
+}
+
+/* How many times needle occurs in haystack (counting from each match's end). */
+static int
+CountOccurrences(const char *hay, size_t haylen, const char *needle, size_t len)
+{
+	int			n = 0;
+	const char *p = hay;
+	const char *end = hay + haylen;
+
+	while ((size_t) (end - p) >= len && (p = memmem(p, end - p, needle, len)) != NULL)
+	{
+		n++;
+		p += len;
+	}
+	return n;
+}
+
+/*
  * Check an {"api_key": ...} or {"sign": ...} header value: only known
  * members, strings, a key id the store accepts, and a URL the key may go to.
+ * With "in_body", the key is not a header: the worker puts it in the body in
+ * place of the placeholder, which must stand there exactly once.
  */
 static void
-CheckSpecialHeader(const char *name, JsonbContainer *obj, const char *url, const char *host)
+CheckSpecialHeader(const char *name, JsonbContainer *obj, const char *url, const char *host,
+				   const bytea *body, bool *in_body)
 {
 	JsonbIterator *it = JsonbIteratorInit(obj);
 	JsonbValue	v;
@@ -159,6 +193,7 @@ CheckSpecialHeader(const char *name, JsonbContainer *obj, const char *url, const
 			members++;
 			if (!((v.val.string.len == 7 && strncmp(v.val.string.val, "api_key", 7) == 0) ||
 				  (v.val.string.len == 6 && strncmp(v.val.string.val, "prefix", 6) == 0) ||
+				  (v.val.string.len == 7 && strncmp(v.val.string.val, "in_body", 7) == 0) ||
 				  (v.val.string.len == 4 && strncmp(v.val.string.val, "sign", 4) == 0)))
 				InvalidHeaderValue(name);
 		}
@@ -186,6 +221,7 @@ CheckSpecialHeader(const char *name, JsonbContainer *obj, const char *url, const
 	{
 		char	   *id = pnstrdup(key->val.string.val, key->val.string.len);
 		JsonbValue *prefix = ObjectMember(obj, "prefix");
+		JsonbValue *placeholder = ObjectMember(obj, "in_body");
 		char	   *base;
 
 		if (key->val.string.len < 1 || key->val.string.len > 64)
@@ -197,6 +233,28 @@ CheckSpecialHeader(const char *name, JsonbContainer *obj, const char *url, const
 			(prefix->val.string.len > 64 ||
 			 !IsSafeHeaderValue(prefix->val.string.val, prefix->val.string.len)))
 			InvalidHeaderValue(name);
+		if (placeholder != NULL)
+		{
+			int			n;
+
+			if (prefix != NULL ||
+				!IsPlaceholder(placeholder->val.string.val, placeholder->val.string.len))
+				InvalidHeaderValue(name);
+			n = body == NULL ? 0 :
+				CountOccurrences(VARDATA_ANY(body), VARSIZE_ANY_EXHDR(body),
+								 placeholder->val.string.val, placeholder->val.string.len);
+			if (n != 1)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("the body must hold the placeholder of API key \"%s\" exactly once", id),
+						 errdetail("Header \"%s\" puts the key in the body in place of \"%.*s\", found %d times.",
+								   name, placeholder->val.string.len, placeholder->val.string.val, n)));
+			if (*in_body)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("only one API key can go in the body of a request")));
+			*in_body = true;
+		}
 
 		base = HttpApiKeyBaseUrl(id);
 		if (base == NULL)
@@ -212,15 +270,20 @@ CheckSpecialHeader(const char *name, JsonbContainer *obj, const char *url, const
 	}
 }
 
-/* Validate the headers object; returns whether it asks for signing. */
+/*
+ * Validate the headers object; returns whether it asks for signing.
+ * A signed request's signature is over the body as enqueued, so it cannot
+ * also carry a key in its body.
+ */
 static bool
-CheckHeaders(Jsonb *headers, const char *url, const char *host)
+CheckHeaders(Jsonb *headers, const char *url, const char *host, const bytea *body)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken tok;
 	char	   *name = NULL;
 	bool		sign = false;
+	bool		in_body = false;
 	static const char *const reserved[] = {
 		"idempotency-key", "content-length", "transfer-encoding", "connection",
 		"expect", "host", "te", "upgrade", "keep-alive", "proxy-connection"
@@ -264,7 +327,7 @@ CheckHeaders(Jsonb *headers, const char *url, const char *host)
 			}
 			else if (v.type == jbvBinary)
 			{
-				CheckSpecialHeader(name, v.val.binary.data, url, host);
+				CheckSpecialHeader(name, v.val.binary.data, url, host, body, &in_body);
 				if (pg_strcasecmp(name, "X-Signature") == 0)
 					sign = true;
 			}
@@ -272,6 +335,11 @@ CheckHeaders(Jsonb *headers, const char *url, const char *host)
 				InvalidHeaderValue(name);
 		}
 	}
+	if (sign && in_body)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a signed request cannot carry an API key in its body"),
+				 errdetail("The signature covers the body as it is sent.")));
 	return sign;
 }
 
@@ -467,7 +535,8 @@ ec_http_enqueue(PG_FUNCTION_ARGS)
 				 errdetail("%s", why)));
 
 	headers = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
-	if (headers != NULL && CheckHeaders(headers, url, host))
+	if (headers != NULL &&
+		CheckHeaders(headers, url, host, PG_ARGISNULL(3) ? NULL : PG_GETARG_BYTEA_PP(3)))
 		CheckSignedHeaders(headers);
 
 	if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)

@@ -255,12 +255,68 @@ PreError(HttpReq *r, bool retryable, const char *fmt, const char *arg)
 	}
 }
 
-/* Authorization-style header from an {"api_key": id, "prefix": p} value. */
+/*
+ * The key in place of its placeholder in the body (an {"api_key": id,
+ * "in_body": placeholder} header: Melissa takes its key as "CustomerID" in
+ * the body). The key stands inside a JSON string, so it may hold no quote,
+ * backslash or control character. The body with the key lives only in the
+ * request's memory and is wiped when the transfer ends (HttpReqWipe).
+ */
+static void
+ApiKeyInBody(HttpReq *r, const char *id, const HttpKey *k, const JsonbValue *ph)
+{
+	const char *at;
+	char	   *body;
+	size_t		before;
+	size_t		len;
+
+	for (size_t i = 0; i < k->len; i++)
+		if (k->secret[i] < 0x20 || k->secret[i] == 0x7f || k->secret[i] == '"' || k->secret[i] == '\\')
+		{
+			PreError(r, false, "API key \"%s\" cannot be put in a JSON body", id);
+			return;
+		}
+	at = (r->has_body && ph->val.string.len > 0) ?
+		memmem(r->body, r->body_len, ph->val.string.val, ph->val.string.len) : NULL;
+	if (at == NULL)
+	{
+		PreError(r, false, "the body has no placeholder for API key \"%s\"", id);
+		return;
+	}
+	before = at - r->body;
+	len = r->body_len - ph->val.string.len + k->len;
+	body = palloc(len + 1);
+	memcpy(body, r->body, before);
+	memcpy(body + before, k->secret, k->len);
+	memcpy(body + before + k->len, at + ph->val.string.len, r->body_len - before - ph->val.string.len);
+	body[len] = '\0';
+	pfree(r->body);
+	r->body = body;
+	r->body_len = len;
+	r->body_secret = true;
+}
+
+/* Forget a body that holds a key, once it is sent or will not be. */
+void
+HttpReqWipe(HttpReq *r)
+{
+	if (r->body_secret && r->body != NULL)
+	{
+		explicit_bzero(r->body, r->body_len);
+		r->body_secret = false;
+	}
+}
+
+/*
+ * Authorization-style header from an {"api_key": id, "prefix": p} value, or
+ * the key in the body for {"api_key": id, "in_body": placeholder}.
+ */
 static void
 ApiKeyHeader(HttpReq *r, const char *name, JsonbContainer *obj)
 {
 	JsonbValue *idv = getKeyJsonValueFromContainer(obj, "api_key", 7, NULL);
 	JsonbValue *pv = getKeyJsonValueFromContainer(obj, "prefix", 6, NULL);
+	JsonbValue *ph = getKeyJsonValueFromContainer(obj, "in_body", 7, NULL);
 	char	   *id;
 	char	   *prefix;
 	char	   *base;
@@ -291,6 +347,11 @@ ApiKeyHeader(HttpReq *r, const char *name, JsonbContainer *obj)
 		{
 			StringInfoData line;
 
+			if (ph != NULL && ph->type == jbvString)
+			{
+				ApiKeyInBody(r, id, k, ph);
+				return;
+			}
 			if (memchr(k->secret, '\r', k->len) || memchr(k->secret, '\n', k->len) ||
 				strlen((char *) k->secret) != k->len)
 			{

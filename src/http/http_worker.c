@@ -466,6 +466,7 @@ Finish(HttpReq *r)
 static void
 FinishUnsent(HttpReq *r)
 {
+	HttpReqWipe(r);
 	r->started_at = GetCurrentTimestamp();
 	r->status = 0;
 	r->error = r->pre_error;
@@ -512,6 +513,7 @@ Completed(CURL *e, CURLcode res)
 	MemoryContextSwitchTo(old);
 
 	FreeHeaderList(r);
+	HttpReqWipe(r);
 	PutEasy(e);
 	r->easy = NULL;
 	dlist_delete(&r->node);

@@ -44,6 +44,7 @@ typedef struct HttpReq
 	char	   *body;
 	size_t		body_len;
 	bool		has_body;
+	bool		body_secret;	/* the body holds an API key: wiped when done */
 	List	   *header_lines;	/* "Name: value"; may hold secrets until sent */
 
 	/* set when the request cannot be sent at all (no key, unbound key) */
@@ -82,6 +83,7 @@ extern void HttpTxnEnd(void);
 extern bool HttpStoreReady(void);
 extern void HttpStoreRecover(void);
 extern List *HttpStoreHosts(void);
+extern void HttpReqWipe(HttpReq *r);
 extern List *HttpStoreClaim(const char *host, int limit, TimestampTz now, MemoryContext cxt,
 							 MemoryContext listcxt);
 extern void HttpStoreForgetKeys(void);

@@ -37,7 +37,7 @@ SELECT is(
 SELECT is(
 	(SELECT count(*)::int FROM pg_proc p WHERE p.pronamespace = 'ec'::regnamespace
 	   AND p.proname IN ('ingest_upload', 'ingest_unsigned', 'ingest_finish', 'skiptrace_queue', 'skiptrace_answer',
-						 'skiptrace_send', 'skiptrace_parse', 'skiptrace_body', 'purge_staging')
+						 'skiptrace_send', 'skiptrace_parse', 'skiptrace_body', 'skiptrace_key_header', 'purge_staging')
 	   AND obj_description(p.oid, 'pg_proc') IS NULL),
 	0, 'every ingestion function has a comment');
 

@@ -261,6 +261,32 @@ my $everything = sql("SELECT concat_ws(' ', (SELECT string_agg(r::text, ' ') FRO
 unlike($everything, qr/\Q$secret\E/, 'the key is in no request, response or dead letter');
 unlike(slurp_file($node->logfile), qr/\Q$secret\E/, 'nor in the server log');
 
+# ---- a key in the body (Melissa's CustomerID), in place of its placeholder ----
+my $mkey = 'mel-LICENSE-0123456789';
+sql("SET log_statement = 'none'; SELECT ec.add_key('api', 'melissa', convert_to('$mkey', 'UTF8'))");
+sql("SET log_statement = 'none'; SELECT ec.add_key('api', 'melbad', convert_to('quote\"in-0123456789abcdef', 'UTF8'))");
+reconfigure("ec.http_api_key_urls = 'melissa=@{[ $server->url('/ok/melissa') ]}; melbad=@{[ $server->url('/ok/melbad') ]}'");
+$id = enqueue('POST', $server->url('/ok/melissa/v3'),
+	headers => '{"Content-Type": "application/json", "CustomerID": {"api_key": "melissa", "in_body": "{{key}}"}}',
+	body => '{"CustomerID": "{{key}}", "Records": [{"RecordID": "1"}]}');
+wait_finished($id, 'melissa');
+my @mel = @{ $server->requests('/ok/melissa') };
+is(scalar(@mel), 1, 'the request with a key in its body is sent');
+is(JSON::PP::decode_json($mel[0]{body})->{CustomerID}, $mkey, 'with the key in place of the placeholder');
+is($mel[0]{headers}{customerid}, undef, 'and not as a header');
+like(sql("SELECT convert_from(body, 'UTF8') FROM ec.http_requests WHERE id = $id"), qr/"CustomerID": "\{\{key\}\}"/,
+	'the stored body keeps the placeholder');
+$id = enqueue('POST', $server->url('/ok/melbad/v3'),
+	headers => '{"CustomerID": {"api_key": "melbad", "in_body": "{{key}}"}}', body => '{"CustomerID": "{{key}}"}');
+wait_finished($id, 'melbad');
+is(sql("SELECT state || ' ' || attempts || ' ' || last_error FROM ec.http_requests WHERE id = $id"),
+	'failed 1 API key "melbad" cannot be put in a JSON body', 'a key that cannot stand in JSON is refused, not retried');
+is(scalar(@{ $server->requests('/ok/melbad') }), 0, 'and nothing went out');
+$everything = sql("SELECT concat_ws(' ', (SELECT string_agg(r::text, ' ') FROM ec.http_requests r),
+	(SELECT string_agg(s::text, ' ') FROM ec.http_responses s), (SELECT string_agg(d::text, ' ') FROM ec.pipeline_dlq d))");
+unlike($everything, qr/\Q$mkey\E/, 'the body key is in no request, response or dead letter');
+unlike(slurp_file($node->logfile), qr/\Q$mkey\E/, 'nor in the server log');
+
 # ---- broker webhook: signed as uploads are, verifiable with ec.check_request_signature ----
 sql("SET log_statement = 'none'; SELECT ec.add_key('webhook_out', 'w1', convert_to('whsec_0123456789abcdef0123', 'UTF8'))");
 sql("SET log_statement = 'none'; SELECT ec.add_key('request', 'r1', convert_to('whsec_0123456789abcdef0123', 'UTF8'))");
