@@ -20,6 +20,30 @@ COMMENT ON FUNCTION ec.is_digits5(text) IS 'Whether text ~ ''^[0-9]{5}$'' (a ZIP
 CREATE FUNCTION ec.is_digits10(text) RETURNS boolean
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ec_is_digits10';
 COMMENT ON FUNCTION ec.is_digits10(text) IS 'Whether text ~ ''^[0-9]{10}$'' (a MAK)';
+-- The comparisons of the other CHECKs, in C for their size: PostgreSQL reads
+-- every CHECK expression of ec.leads again for every statement that writes
+-- it, and one function of one column is a third of a BETWEEN's node text.
+CREATE FUNCTION ec.is_owner_age(integer) RETURNS boolean
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ec_is_owner_age';
+COMMENT ON FUNCTION ec.is_owner_age(integer) IS 'Whether value BETWEEN 18 AND 120 (an owner''s age)';
+CREATE FUNCTION ec.is_years_owned(integer) RETURNS boolean
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ec_is_years_owned';
+COMMENT ON FUNCTION ec.is_years_owned(integer) IS 'Whether value BETWEEN 0 AND 150 (years owned)';
+CREATE FUNCTION ec.is_score(numeric) RETURNS boolean
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ec_is_score';
+COMMENT ON FUNCTION ec.is_score(numeric) IS 'Whether value BETWEEN 0 AND 100 (a lead score)';
+CREATE FUNCTION ec.is_nonnegative(numeric) RETURNS boolean
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ec_is_nonnegative_numeric';
+COMMENT ON FUNCTION ec.is_nonnegative(numeric) IS 'Whether value >= 0';
+CREATE FUNCTION ec.is_nonnegative(integer) RETURNS boolean
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ec_is_nonnegative_int4';
+COMMENT ON FUNCTION ec.is_nonnegative(integer) IS 'Whether value >= 0';
+CREATE FUNCTION ec.is_sha256(bytea) RETURNS boolean
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ec_is_sha256';
+COMMENT ON FUNCTION ec.is_sha256(bytea) IS 'Whether length(value) = 32 (a SHA-256)';
+CREATE FUNCTION ec.is_jsonb_object(jsonb) RETURNS boolean
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ec_is_jsonb_object';
+COMMENT ON FUNCTION ec.is_jsonb_object(jsonb) IS 'Whether jsonb_typeof(value) = ''object''';
 
 
 CREATE TABLE ec.leads (
@@ -49,24 +73,24 @@ CREATE TABLE ec.leads (
 	mak text CHECK (ec.is_digits10(mak)),
 	apn text,
 	apn_key text,				-- APN scoped to state + county: unique
-	addr_hash bytea CHECK (pg_catalog.length(addr_hash) = 32),
+	addr_hash bytea CHECK (ec.is_sha256(addr_hash)),
 
 	-- what a reverse-mortgage (HECM) score needs
-	owner_age integer CHECK (owner_age BETWEEN 18 AND 120),
+	owner_age integer CHECK (ec.is_owner_age(owner_age)),
 	owner_occupied boolean,
-	estimated_value numeric(14, 2) CHECK (estimated_value >= 0),
+	estimated_value numeric(14, 2) CHECK (ec.is_nonnegative(estimated_value)),
 	estimated_equity numeric(14, 2),
-	years_owned integer CHECK (years_owned BETWEEN 0 AND 150),
+	years_owned integer CHECK (ec.is_years_owned(years_owned)),
 
 	-- provider data
 	verification_codes text[] NOT NULL DEFAULT '{}',
-	provider_payloads jsonb NOT NULL DEFAULT '{}' CHECK (pg_catalog.jsonb_typeof(provider_payloads) = 'object'),
-	extra jsonb NOT NULL DEFAULT '{}' CHECK (pg_catalog.jsonb_typeof(extra) = 'object'),
+	provider_payloads jsonb NOT NULL DEFAULT '{}' CHECK (ec.is_jsonb_object(provider_payloads)),
+	extra jsonb NOT NULL DEFAULT '{}' CHECK (ec.is_jsonb_object(extra)),
 	sources text[] NOT NULL DEFAULT '{}',
 
 	-- pipeline
 	campaign_status ec.campaign_status NOT NULL DEFAULT 'new',
-	lead_score numeric(6, 2) NOT NULL DEFAULT 0 CHECK (lead_score BETWEEN 0 AND 100),
+	lead_score numeric(6, 2) NOT NULL DEFAULT 0 CHECK (ec.is_score(lead_score)),
 	assigned_broker_id bigint REFERENCES ec.brokers (id) ON DELETE SET NULL,
 	consent boolean NOT NULL DEFAULT false,
 	consented_at timestamptz,
@@ -74,7 +98,7 @@ CREATE TABLE ec.leads (
 	added_to_campaign_at timestamptz,
 	last_reply_at timestamptz,
 	vapi_call_id text,
-	call_attempt_count integer NOT NULL DEFAULT 0 CHECK (call_attempt_count >= 0),
+	call_attempt_count integer NOT NULL DEFAULT 0 CHECK (ec.is_nonnegative(call_attempt_count)),
 
 	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),

@@ -13,7 +13,7 @@ CREATE TABLE ec.pipeline_events (
 	lead_id bigint,
 	broker_id bigint,
 	upload_id bigint,
-	duration_ms numeric(12, 3) CHECK (duration_ms >= 0),
+	duration_ms numeric(12, 3) CHECK (ec.is_nonnegative(duration_ms)),
 	detail jsonb NOT NULL DEFAULT '{}',
 	created_at timestamptz NOT NULL DEFAULT pg_catalog.now()
 );

@@ -22,3 +22,43 @@ SELECT count(*) FILTER (WHERE ec.is_email(v)) AS emails, count(*) FILTER (WHERE 
 	count(*) FILTER (WHERE ec.is_state_code(v)) AS states, count(*) FILTER (WHERE ec.is_digits5(v)) AS digits5,
 	count(*) FILTER (WHERE ec.is_digits10(v)) AS digits10, count(*) FILTER (WHERE ec.is_snake_name(v)) AS names
 FROM samples;
+-- The comparisons of the other CHECKs of ec.leads, in C: the same answers as
+-- the expressions they replace, at the edges, for NULL, NaN and the infinities.
+SELECT count(*) AS ints,
+	count(*) FILTER (WHERE ec.is_owner_age(i) IS DISTINCT FROM (i BETWEEN 18 AND 120)) AS age_differs,
+	count(*) FILTER (WHERE ec.is_years_owned(i) IS DISTINCT FROM (i BETWEEN 0 AND 150)) AS years_differs,
+	count(*) FILTER (WHERE ec.is_nonnegative(i) IS DISTINCT FROM (i >= 0)) AS int_nonneg_differs
+FROM (SELECT i FROM generate_series(-2, 152) i UNION ALL VALUES (NULL::int), (-2147483648), (2147483647)) s(i);
+SELECT count(*) AS numerics,
+	count(*) FILTER (WHERE ec.is_score(n) IS DISTINCT FROM (n BETWEEN 0 AND 100)) AS score_differs,
+	count(*) FILTER (WHERE ec.is_nonnegative(n) IS DISTINCT FROM (n >= 0)) AS nonneg_differs,
+	count(*) FILTER (WHERE ec.is_score(n)) AS scores, count(*) FILTER (WHERE ec.is_nonnegative(n)) AS nonnegs
+FROM (VALUES (NULL::numeric), ('NaN'), ('Infinity'), ('-Infinity'), (-0.01), (0), (0.00), (-0.0), (0.01), (99.99),
+	(100), (100.00), (100.001), (100.01), (1e30), (-1e-30), (1e-30), (50.5)) s(n);
+SELECT count(*) AS byteas,
+	count(*) FILTER (WHERE ec.is_sha256(b) IS DISTINCT FROM (length(b) = 32)) AS sha256_differs,
+	count(*) FILTER (WHERE ec.is_sha256(b)) AS sha256s
+FROM (VALUES (NULL::bytea), (''), (sha256('x')), (sha256('x') || '\x00'), (substr(sha256('x'), 2)),
+	(sha256('a') || sha256('b')), (convert_to(repeat('x', 32), 'UTF8')), (convert_to(repeat('x', 5000), 'UTF8'))) s(b);
+SELECT count(*) AS jsonbs,
+	count(*) FILTER (WHERE ec.is_jsonb_object(j) IS DISTINCT FROM (jsonb_typeof(j) = 'object')) AS object_differs,
+	count(*) FILTER (WHERE ec.is_jsonb_object(j)) AS objects
+FROM (VALUES (NULL::jsonb), ('{}'), ('[]'), ('null'), ('1'), ('"s"'), ('true'), ('{"a": [1, {}]}'), ('[{}]'),
+	('"{}"'), (jsonb_build_object('k', repeat('x', 100000))), (to_jsonb(repeat('y', 100000)))) s(j);
+-- stored out of line (TOAST), the object check reads the header only and answers the same
+CREATE TEMP TABLE big (j jsonb, b bytea);
+INSERT INTO big SELECT jsonb_build_object('k', t), sha256(convert_to(t, 'UTF8')) FROM
+	(SELECT string_agg(md5(i::text), '') FROM generate_series(1, 3000) i) s(t);
+INSERT INTO big SELECT to_jsonb(t), convert_to(t, 'UTF8') FROM
+	(SELECT string_agg(md5(i::text), '') FROM generate_series(1, 3000) i) s(t);
+SELECT pg_column_size(j) > 2000 AS toasted, ec.is_jsonb_object(j), jsonb_typeof(j) = 'object' AS expr,
+	ec.is_sha256(b), length(b) = 32 AS expr FROM big;
+-- the constraints still refuse what they refused, with their names
+\set VERBOSITY terse
+INSERT INTO ec.leads (owner_age) VALUES (17);
+INSERT INTO ec.leads (years_owned) VALUES (151);
+INSERT INTO ec.leads (call_attempt_count) VALUES (-1);
+INSERT INTO ec.leads (extra) VALUES ('[]');
+INSERT INTO ec.leads (provider_payloads) VALUES ('"x"');
+INSERT INTO ec.pipeline_events (event_type, duration_ms) VALUES ('x', -0.001);
+\set VERBOSITY default
