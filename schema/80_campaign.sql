@@ -546,12 +546,13 @@ DECLARE
 	results jsonb := '[]';
 	r record;
 	default_names text[];
+	moved bigint;
 BEGIN
 	IF to_regclass('pg_temp.feeder_claim') IS NULL THEN
 		CREATE TEMP TABLE feeder_claim (broker_id bigint PRIMARY KEY, run_id bigint, cap integer, campaign_id text,
 			names text[], request_ids bigint[]) ON COMMIT DELETE ROWS;
 		CREATE TEMP TABLE feeder_picked (lead_id bigint, broker_id bigint, rank integer, persona text,
-			refed boolean, lead jsonb) ON COMMIT DELETE ROWS;
+			refed boolean, lead jsonb, version tid) ON COMMIT DELETE ROWS;
 	END IF;
 	DELETE FROM feeder_claim;
 	DELETE FROM feeder_picked;
@@ -603,7 +604,7 @@ BEGIN
 		FROM feeder_claim c CROSS JOIN LATERAL (
 			SELECT l.id, m.lead_score, l.email, l.first_name, l.last_name, l.phone, l.property_address,
 				   l.property_city, l.property_state, l.property_zip, l.estimated_equity, l.owner_age,
-				   l.years_owned, l.lead_score AS live_score
+				   l.years_owned, l.lead_score AS live_score, l.ctid AS version
 			FROM ec.mv_contactable_leads m JOIN ec.leads l ON l.id = m.id
 			WHERE m.assigned_broker_id = c.broker_id AND m.campaign_status = 'queued'
 			  AND l.assigned_broker_id = c.broker_id AND l.campaign_status = 'queued'
@@ -614,8 +615,8 @@ BEGIN
 	ids AS (SELECT COALESCE(array_agg(q.id ORDER BY q.broker_id, q.rank), '{}') AS ids FROM q),
 	t AS (SELECT u.id, u.token, ec.consent_link(u.token) AS link
 		  FROM ids, unnest(ids.ids, ec.mint_consent_tokens(ids.ids)) AS u(id, token))
-	INSERT INTO feeder_picked (lead_id, broker_id, rank, persona, refed, lead)
-	SELECT q.id, q.broker_id, q.rank, x.persona, cl.lead_id IS NOT NULL,
+	INSERT INTO feeder_picked (lead_id, broker_id, rank, persona, refed, version, lead)
+	SELECT q.id, q.broker_id, q.rank, x.persona, cl.lead_id IS NOT NULL, q.version,
 		   ec.feeder_lead(q.email, q.first_name, q.last_name, q.phone, q.id, x.persona, t.link,
 						  CASE WHEN t.link IS NULL THEN t.token END, q.property_address, q.property_city,
 						  q.property_state, q.property_zip, q.estimated_equity, q.owner_age, q.years_owned,
@@ -659,9 +660,17 @@ BEGIN
 		   jsonb_build_object('local_date', feed_brokers.local_date, 'rank', p.rank, 'persona', p.persona)
 	FROM feeder_picked p;
 
-	-- queued -> active (the lifecycle trigger dates them), by primary key
-	UPDATE ec.leads l SET campaign_status = 'active'
-	WHERE l.id = ANY ((SELECT array_agg(p.lead_id) FROM feeder_picked p)::bigint[]);
+	-- queued -> active (the lifecycle trigger dates them). The version
+	-- locked above is the one to update (the lock keeps it current), found by
+	-- its ctid, not by a second probe of the primary key; updated_at is set
+	-- here as leads_touch would set it, so that trigger is spared each row.
+	UPDATE ec.leads l SET campaign_status = 'active', updated_at = now()
+	WHERE l.ctid = ANY ((SELECT array_agg(p.version) FROM feeder_picked p)::tid[]);
+	GET DIAGNOSTICS moved = ROW_COUNT;
+	IF moved <> (SELECT count(*) FROM feeder_picked) THEN
+		RAISE EXCEPTION 'feeder: % leads picked, % moved to active', (SELECT count(*) FROM feeder_picked), moved
+			USING ERRCODE = 'internal_error';
+	END IF;
 
 	-- each claimed broker's run: finished, with what it fed
 	FOR r IN
