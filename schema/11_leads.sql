@@ -44,6 +44,13 @@ COMMENT ON FUNCTION ec.is_sha256(bytea) IS 'Whether length(value) = 32 (a SHA-25
 CREATE FUNCTION ec.is_jsonb_object(jsonb) RETURNS boolean
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ec_is_jsonb_object';
 COMMENT ON FUNCTION ec.is_jsonb_object(jsonb) IS 'Whether jsonb_typeof(value) = ''object''';
+CREATE FUNCTION ec.leads_values_ok(email text, phone text, property_state text, property_zip text,
+	county_fips text, mak text, addr_hash bytea, owner_age integer, estimated_value numeric, years_owned integer,
+	provider_payloads jsonb, extra jsonb, lead_score numeric, call_attempt_count integer) RETURNS boolean
+LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ec_leads_values_ok';
+COMMENT ON FUNCTION ec.leads_values_ok(text, text, text, text, text, text, bytea, integer, numeric, integer, jsonb,
+	jsonb, numeric, integer) IS
+	'The value checks of ec.leads (leads_values_check): true, or check_violation naming the first bad column';
 
 
 CREATE TABLE ec.leads (
@@ -52,9 +59,9 @@ CREATE TABLE ec.leads (
 	-- owner and contacts
 	first_name text,
 	last_name text,
-	email text CHECK (ec.is_email(email)),
+	email text,
 	emails text[] NOT NULL DEFAULT '{}',
-	phone text CHECK (ec.is_us_phone(phone)),
+	phone text,
 	phones text[] NOT NULL DEFAULT '{}',
 	email_verified boolean NOT NULL DEFAULT false,
 	phone_verified boolean NOT NULL DEFAULT false,
@@ -65,32 +72,32 @@ CREATE TABLE ec.leads (
 	property_address text,
 	property_unit text,
 	property_city text,
-	property_state text CHECK (ec.is_state_code(property_state)),
-	property_zip text CHECK (ec.is_digits5(property_zip)),
-	county_fips text CHECK (ec.is_digits5(county_fips)),
+	property_state text,
+	property_zip text,
+	county_fips text,
 
 	-- dedupe keys
-	mak text CHECK (ec.is_digits10(mak)),
+	mak text,
 	apn text,
 	apn_key text,				-- APN scoped to state + county: unique
-	addr_hash bytea CHECK (ec.is_sha256(addr_hash)),
+	addr_hash bytea,
 
 	-- what a reverse-mortgage (HECM) score needs
-	owner_age integer CHECK (ec.is_owner_age(owner_age)),
+	owner_age integer,
 	owner_occupied boolean,
-	estimated_value numeric(14, 2) CHECK (ec.is_nonnegative(estimated_value)),
+	estimated_value numeric(14, 2),
 	estimated_equity numeric(14, 2),
-	years_owned integer CHECK (ec.is_years_owned(years_owned)),
+	years_owned integer,
 
 	-- provider data
 	verification_codes text[] NOT NULL DEFAULT '{}',
-	provider_payloads jsonb NOT NULL DEFAULT '{}' CHECK (ec.is_jsonb_object(provider_payloads)),
-	extra jsonb NOT NULL DEFAULT '{}' CHECK (ec.is_jsonb_object(extra)),
+	provider_payloads jsonb NOT NULL DEFAULT '{}',
+	extra jsonb NOT NULL DEFAULT '{}',
 	sources text[] NOT NULL DEFAULT '{}',
 
 	-- pipeline
 	campaign_status ec.campaign_status NOT NULL DEFAULT 'new',
-	lead_score numeric(6, 2) NOT NULL DEFAULT 0 CHECK (ec.is_score(lead_score)),
+	lead_score numeric(6, 2) NOT NULL DEFAULT 0,
 	assigned_broker_id bigint REFERENCES ec.brokers (id) ON DELETE SET NULL,
 	consent boolean NOT NULL DEFAULT false,
 	consented_at timestamptz,
@@ -98,11 +105,23 @@ CREATE TABLE ec.leads (
 	added_to_campaign_at timestamptz,
 	last_reply_at timestamptz,
 	vapi_call_id text,
-	call_attempt_count integer NOT NULL DEFAULT 0 CHECK (ec.is_nonnegative(call_attempt_count)),
+	call_attempt_count integer NOT NULL DEFAULT 0,
 
 	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
 
+	-- Every value check of one column, in one CHECK (ec.leads_values_ok, C):
+	-- email (ec.is_email), phone (ec.is_us_phone: E.164), property_state
+	-- (two capitals), property_zip and county_fips (five digits), mak (ten
+	-- digits), addr_hash (32 bytes), owner_age (18-120), estimated_value
+	-- (>= 0), years_owned (0-150), provider_payloads and extra (JSON objects),
+	-- lead_score (0-100), call_attempt_count (>= 0); NULL passes. PostgreSQL
+	-- reads every CHECK of a table again for every statement that writes it,
+	-- and one call of fourteen columns is read far faster than fourteen calls.
+	-- A violation names its column and rule (check_violation).
+	CONSTRAINT leads_values_check CHECK (ec.leads_values_ok(email, phone, property_state, property_zip,
+		county_fips, mak, addr_hash, owner_age, estimated_value, years_owned, provider_payloads, extra,
+		lead_score, call_attempt_count)),
 	-- consent is provable: when and how are known whenever it is given
 	CONSTRAINT leads_consent_proven CHECK (NOT consent OR (consented_at IS NOT NULL AND consent_method IS NOT NULL)),
 	CONSTRAINT leads_active_has_date CHECK (campaign_status <> 'active' OR added_to_campaign_at IS NOT NULL),

@@ -53,9 +53,61 @@ INSERT INTO big SELECT to_jsonb(t), convert_to(t, 'UTF8') FROM
 	(SELECT string_agg(md5(i::text), '') FROM generate_series(1, 3000) i) s(t);
 SELECT pg_column_size(j) > 2000 AS toasted, ec.is_jsonb_object(j), jsonb_typeof(j) = 'object' AS expr,
 	ec.is_sha256(b), length(b) = 32 AS expr FROM big;
+-- leads_values_check (ec.leads_values_ok) passes a value exactly when its
+-- column's expression (the constraint it replaces) is true or NULL
+CREATE FUNCTION pg_temp.passes(e text, p text, st text, z text, c text, m text, h bytea, a int, v numeric,
+	y int, pp jsonb, x jsonb, sc numeric, n int) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM ec.leads_values_ok(e, p, st, z, c, m, h, a, v, y, pp, x, sc, n);
+	RETURN true;
+EXCEPTION WHEN check_violation THEN
+	RETURN false;
+END $$;
+SELECT count(*) FILTER (WHERE pg_temp.passes(v, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)
+		IS DISTINCT FROM coalesce(v ~ '^[^@\s]+@[^@\s]+$', true)) AS email_differs,
+	count(*) FILTER (WHERE pg_temp.passes(NULL, v, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)
+		IS DISTINCT FROM coalesce(v ~ '^\+1[2-9][0-9]{2}[2-9][0-9]{6}$', true)) AS phone_differs,
+	count(*) FILTER (WHERE pg_temp.passes(NULL, NULL, v, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)
+		IS DISTINCT FROM coalesce(v ~ '^[A-Z]{2}$', true)) AS state_differs,
+	count(*) FILTER (WHERE pg_temp.passes(NULL, NULL, NULL, v, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)
+		IS DISTINCT FROM coalesce(v ~ '^[0-9]{5}$', true)) AS zip_differs,
+	count(*) FILTER (WHERE pg_temp.passes(NULL, NULL, NULL, NULL, v, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)
+		IS DISTINCT FROM coalesce(v ~ '^[0-9]{5}$', true)) AS county_differs,
+	count(*) FILTER (WHERE pg_temp.passes(NULL, NULL, NULL, NULL, NULL, v, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)
+		IS DISTINCT FROM coalesce(v ~ '^[0-9]{10}$', true)) AS mak_differs
+FROM samples;
+SELECT count(*) FILTER (WHERE pg_temp.passes(NULL, NULL, NULL, NULL, NULL, NULL, NULL, i, NULL, NULL, NULL, NULL, NULL, NULL)
+		IS DISTINCT FROM coalesce(i BETWEEN 18 AND 120, true)) AS age_differs,
+	count(*) FILTER (WHERE pg_temp.passes(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, i, NULL, NULL, NULL, NULL)
+		IS DISTINCT FROM coalesce(i BETWEEN 0 AND 150, true)) AS years_differs,
+	count(*) FILTER (WHERE pg_temp.passes(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, i)
+		IS DISTINCT FROM coalesce(i >= 0, true)) AS calls_differs,
+	count(*) FILTER (WHERE pg_temp.passes(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, i, NULL, NULL, NULL, NULL, NULL)
+		IS DISTINCT FROM coalesce(i >= 0, true)) AS value_differs,
+	count(*) FILTER (WHERE pg_temp.passes(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, i, NULL)
+		IS DISTINCT FROM coalesce(i BETWEEN 0 AND 100, true)) AS score_differs
+FROM (SELECT i FROM generate_series(-2, 152) i UNION ALL VALUES (NULL::int)) s(i);
+SELECT count(*) FILTER (WHERE pg_temp.passes(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, n, NULL, NULL, NULL, NULL, NULL)
+		IS DISTINCT FROM coalesce(n >= 0, true)) AS value_differs,
+	count(*) FILTER (WHERE pg_temp.passes(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, n, NULL)
+		IS DISTINCT FROM coalesce(n BETWEEN 0 AND 100, true)) AS score_differs
+FROM (VALUES (NULL::numeric), ('NaN'), ('Infinity'), ('-Infinity'), (-0.01), (0), (0.01), (100), (100.001)) s(n);
+SELECT count(*) FILTER (WHERE pg_temp.passes(NULL, NULL, NULL, NULL, NULL, NULL, b, NULL, NULL, NULL, NULL, NULL, NULL, NULL)
+		IS DISTINCT FROM coalesce(length(b) = 32, true)) AS hash_differs
+FROM (VALUES (NULL::bytea), (''), (sha256('x')), (sha256('x') || '\x00'), (substr(sha256('x'), 2))) s(b);
+SELECT count(*) FILTER (WHERE pg_temp.passes(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, j, NULL, NULL, NULL)
+		IS DISTINCT FROM coalesce(jsonb_typeof(j) = 'object', true)) AS payloads_differs,
+	count(*) FILTER (WHERE pg_temp.passes(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, j, NULL, NULL)
+		IS DISTINCT FROM coalesce(jsonb_typeof(j) = 'object', true)) AS extra_differs
+FROM (VALUES (NULL::jsonb), ('{}'), ('[]'), ('null'), ('1'), ('"{}"'), ('{"a": 1}')) s(j);
 -- the constraints still refuse what they refused, with their names
 \set VERBOSITY terse
 INSERT INTO ec.leads (owner_age) VALUES (17);
+INSERT INTO ec.leads (email) VALUES ('a b@example.com');
+INSERT INTO ec.leads (county_fips) VALUES ('6037');
+BEGIN;
+INSERT INTO ec.leads (id, owner_age, years_owned) VALUES (-1, 70, 40) RETURNING owner_age, years_owned;
+ROLLBACK;
 INSERT INTO ec.leads (years_owned) VALUES (151);
 INSERT INTO ec.leads (call_attempt_count) VALUES (-1);
 INSERT INTO ec.leads (extra) VALUES ('[]');
