@@ -46,11 +46,14 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'ec_is_jsonb_obj
 COMMENT ON FUNCTION ec.is_jsonb_object(jsonb) IS 'Whether jsonb_typeof(value) = ''object''';
 CREATE FUNCTION ec.leads_values_ok(email text, phone text, property_state text, property_zip text,
 	county_fips text, mak text, addr_hash bytea, owner_age integer, estimated_value numeric, years_owned integer,
-	provider_payloads jsonb, extra jsonb, lead_score numeric, call_attempt_count integer) RETURNS boolean
-LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ec_leads_values_ok';
+	provider_payloads jsonb, extra jsonb, lead_score numeric, call_attempt_count integer, consent boolean,
+	consented_at timestamptz, consent_method ec.consent_method, campaign_status ec.campaign_status,
+	added_to_campaign_at timestamptz, apn_key text, apn text, email_opt_out boolean, email_opt_out_at timestamptz)
+RETURNS boolean LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'ec_leads_values_ok';
 COMMENT ON FUNCTION ec.leads_values_ok(text, text, text, text, text, text, bytea, integer, numeric, integer, jsonb,
-	jsonb, numeric, integer) IS
-	'The value checks of ec.leads (leads_values_check): true, or check_violation naming the first bad column';
+	jsonb, numeric, integer, boolean, timestamptz, ec.consent_method, ec.campaign_status, timestamptz, text, text,
+	boolean, timestamptz) IS
+	'The checks of ec.leads (leads_values_check): true, or check_violation naming the first bad column or rule';
 
 
 CREATE TABLE ec.leads (
@@ -110,23 +113,23 @@ CREATE TABLE ec.leads (
 	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
 
-	-- Every value check of one column, in one CHECK (ec.leads_values_ok, C):
+	-- Every check of ec.leads in one CHECK (ec.leads_values_ok, C). Values:
 	-- email (ec.is_email), phone (ec.is_us_phone: E.164), property_state
 	-- (two capitals), property_zip and county_fips (five digits), mak (ten
 	-- digits), addr_hash (32 bytes), owner_age (18-120), estimated_value
 	-- (>= 0), years_owned (0-150), provider_payloads and extra (JSON objects),
-	-- lead_score (0-100), call_attempt_count (>= 0); NULL passes. PostgreSQL
-	-- reads every CHECK of a table again for every statement that writes it,
-	-- and one call of fourteen columns is read far faster than fourteen calls.
-	-- A violation names its column and rule (check_violation).
+	-- lead_score (0-100), call_attempt_count (>= 0); NULL passes. Rules:
+	-- consent is provable (when and how are known whenever it is given:
+	-- NOT consent OR (consented_at IS NOT NULL AND consent_method IS NOT
+	-- NULL)); an active lead has added_to_campaign_at; an apn_key has its apn;
+	-- an email opt-out has its date. PostgreSQL reads every CHECK of a table
+	-- again for every statement that writes it, and one call of 23 columns is
+	-- read far faster than eighteen expressions. A violation names its column
+	-- and rule (check_violation).
 	CONSTRAINT leads_values_check CHECK (ec.leads_values_ok(email, phone, property_state, property_zip,
 		county_fips, mak, addr_hash, owner_age, estimated_value, years_owned, provider_payloads, extra,
-		lead_score, call_attempt_count)),
-	-- consent is provable: when and how are known whenever it is given
-	CONSTRAINT leads_consent_proven CHECK (NOT consent OR (consented_at IS NOT NULL AND consent_method IS NOT NULL)),
-	CONSTRAINT leads_active_has_date CHECK (campaign_status <> 'active' OR added_to_campaign_at IS NOT NULL),
-	CONSTRAINT leads_apn_scoped CHECK (apn_key IS NULL OR apn IS NOT NULL),
-	CONSTRAINT leads_opt_out_dated CHECK (NOT email_opt_out OR email_opt_out_at IS NOT NULL)
+		lead_score, call_attempt_count, consent, consented_at, consent_method, campaign_status,
+		added_to_campaign_at, apn_key, apn, email_opt_out, email_opt_out_at))
 );
 COMMENT ON TABLE ec.leads IS 'One row per property; deduplicated on MAK, county-scoped APN and addr_hash';
 COMMENT ON COLUMN ec.leads.apn_key IS 'State, county FIPS and normalized APN (ec.normalize_apn): unique';

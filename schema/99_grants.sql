@@ -40,7 +40,8 @@ BEGIN
 			ec.is_state_code(text), ec.is_digits5(text), ec.is_digits10(text), ec.is_owner_age(integer),
 			ec.is_years_owned(integer), ec.is_score(numeric), ec.is_nonnegative(numeric), ec.is_nonnegative(integer),
 			ec.is_sha256(bytea), ec.is_jsonb_object(jsonb), ec.leads_values_ok(text, text, text, text, text, text,
-			bytea, integer, numeric, integer, jsonb, jsonb, numeric, integer) TO %I$g$, r);
+			bytea, integer, numeric, integer, jsonb, jsonb, numeric, integer, boolean, timestamptz, ec.consent_method,
+			ec.campaign_status, timestamptz, text, text, boolean, timestamptz) TO %I$g$, r);
 	END LOOP;
 END
 $grants$;

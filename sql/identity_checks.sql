@@ -58,7 +58,8 @@ SELECT pg_column_size(j) > 2000 AS toasted, ec.is_jsonb_object(j), jsonb_typeof(
 CREATE FUNCTION pg_temp.passes(e text, p text, st text, z text, c text, m text, h bytea, a int, v numeric,
 	y int, pp jsonb, x jsonb, sc numeric, n int) RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
-	PERFORM ec.leads_values_ok(e, p, st, z, c, m, h, a, v, y, pp, x, sc, n);
+	PERFORM ec.leads_values_ok(e, p, st, z, c, m, h, a, v, y, pp, x, sc, n,
+		NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
 	RETURN true;
 EXCEPTION WHEN check_violation THEN
 	RETURN false;
@@ -100,11 +101,36 @@ SELECT count(*) FILTER (WHERE pg_temp.passes(NULL, NULL, NULL, NULL, NULL, NULL,
 	count(*) FILTER (WHERE pg_temp.passes(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, j, NULL, NULL)
 		IS DISTINCT FROM coalesce(jsonb_typeof(j) = 'object', true)) AS extra_differs
 FROM (VALUES (NULL::jsonb), ('{}'), ('[]'), ('null'), ('1'), ('"{}"'), ('{"a": 1}')) s(j);
+-- and the four rules over several columns, on every combination of NULL
+-- and not NULL (and each boolean, each campaign_status)
+CREATE FUNCTION pg_temp.rules_pass(co boolean, cat timestamptz, cm ec.consent_method, cs ec.campaign_status,
+	aat timestamptz, ak text, ap text, oo boolean, ooa timestamptz) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM ec.leads_values_ok(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+		co, cat, cm, cs, aat, ak, ap, oo, ooa);
+	RETURN true;
+EXCEPTION WHEN check_violation THEN
+	RETURN false;
+END $$;
+SELECT count(*) AS combinations,
+	count(*) FILTER (WHERE pg_temp.rules_pass(co, cat, cm, cs, aat, ak, ap, oo, ooa) IS DISTINCT FROM
+		(coalesce((NOT co OR (cat IS NOT NULL AND cm IS NOT NULL)), true)
+		AND coalesce((cs <> 'active' OR aat IS NOT NULL), true)
+		AND coalesce((ak IS NULL OR ap IS NOT NULL), true)
+		AND coalesce((NOT oo OR ooa IS NOT NULL), true))) AS differs,
+	count(*) FILTER (WHERE pg_temp.rules_pass(co, cat, cm, cs, aat, ak, ap, oo, ooa)) AS passing
+FROM (VALUES (NULL::boolean), (false), (true)) a(co), (VALUES (NULL::timestamptz), (now())) b(cat),
+	(VALUES (NULL::ec.consent_method), ('form')) c(cm), (SELECT NULL::ec.campaign_status UNION ALL
+	SELECT unnest(enum_range(NULL::ec.campaign_status))) d(cs), (VALUES (NULL::timestamptz), (now())) e(aat),
+	(VALUES (NULL::text), ('FL:12115:1')) f(ak), (VALUES (NULL::text), ('1')) g(ap),
+	(VALUES (NULL::boolean), (false), (true)) h(oo), (VALUES (NULL::timestamptz), (now())) i(ooa);
 -- the constraints still refuse what they refused, with their names
 \set VERBOSITY terse
 INSERT INTO ec.leads (owner_age) VALUES (17);
 INSERT INTO ec.leads (email) VALUES ('a b@example.com');
 INSERT INTO ec.leads (county_fips) VALUES ('6037');
+INSERT INTO ec.leads (apn_key) VALUES ('FL:12115:1');
+INSERT INTO ec.leads (email_opt_out) VALUES (true);
 BEGIN;
 INSERT INTO ec.leads (id, owner_age, years_owned) VALUES (-1, 70, 40) RETURNING owner_age, years_owned;
 ROLLBACK;

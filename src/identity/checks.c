@@ -288,17 +288,46 @@ static const LeadValueCheck LeadValueChecks[] = {
 	{"call_attempt_count", ec_is_nonnegative_int4, "zero or more"},
 };
 
+/*
+ * The four rules over several columns, after the fourteen values: each
+ * fails exactly when its old expression was false (a NULL where the
+ * expression tested a value makes it NULL, which passed).
+ *
+ *	consent, consented_at, consent_method
+ *		NOT consent OR (consented_at IS NOT NULL AND consent_method IS NOT NULL)
+ *	campaign_status, added_to_campaign_at
+ *		campaign_status <> 'active' OR added_to_campaign_at IS NOT NULL
+ *	apn_key, apn
+ *		apn_key IS NULL OR apn IS NOT NULL
+ *	email_opt_out, email_opt_out_at
+ *		NOT email_opt_out OR email_opt_out_at IS NOT NULL
+ */
+#define NVALUES		((int) lengthof(LeadValueChecks))
+#define NARGS		(NVALUES + 9)
+
+static void
+RuleViolated(const char *column, const char *rule)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_CHECK_VIOLATION),
+			 errmsg("new row violates check constraint \"%s\": %s",
+					"leads_values_check", rule),
+			 err_generic_string(PG_DIAG_COLUMN_NAME, column),
+			 err_generic_string(PG_DIAG_CONSTRAINT_NAME, "leads_values_check")));
+}
+
 PG_FUNCTION_INFO_V1(ec_leads_values_ok);
 
 Datum
 ec_leads_values_ok(PG_FUNCTION_ARGS)
 {
 	int			i;
+	int			r = NVALUES;
+	Oid		   *active = (Oid *) fcinfo->flinfo->fn_extra;
 
-	if (PG_NARGS() != (int) lengthof(LeadValueChecks))
-		elog(ERROR, "ec.leads_values_ok: %d arguments, expected %d",
-			 PG_NARGS(), (int) lengthof(LeadValueChecks));
-	for (i = 0; i < (int) lengthof(LeadValueChecks); i++)
+	if (PG_NARGS() != NARGS)
+		elog(ERROR, "ec.leads_values_ok: %d arguments, expected %d", PG_NARGS(), NARGS);
+	for (i = 0; i < NVALUES; i++)
 	{
 		const LeadValueCheck *c = &LeadValueChecks[i];
 
@@ -312,5 +341,36 @@ ec_leads_values_ok(PG_FUNCTION_ARGS)
 					 err_generic_string(PG_DIAG_COLUMN_NAME, c->column),
 					 err_generic_string(PG_DIAG_CONSTRAINT_NAME, "leads_values_check")));
 	}
+
+	/* consent, consented_at, consent_method */
+	if (!PG_ARGISNULL(r) && PG_GETARG_BOOL(r) && (PG_ARGISNULL(r + 1) || PG_ARGISNULL(r + 2)))
+		RuleViolated("consent", "consent needs consented_at and consent_method");
+	r += 3;
+
+	/* campaign_status, added_to_campaign_at: the enum's value of 'active' */
+	if (active == NULL)
+	{
+		Oid			typid = get_fn_expr_argtype(fcinfo->flinfo, r);
+
+		if (!OidIsValid(typid))
+			elog(ERROR, "ec.leads_values_ok: the type of campaign_status is unknown");
+		active = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(Oid));
+		*active = DatumGetObjectId(DirectFunctionCall2(enum_in, CStringGetDatum("active"),
+													   ObjectIdGetDatum(typid)));
+		fcinfo->flinfo->fn_extra = active;
+	}
+	if (!PG_ARGISNULL(r) && PG_GETARG_OID(r) == *active && PG_ARGISNULL(r + 1))
+		RuleViolated("added_to_campaign_at", "an active lead needs added_to_campaign_at");
+	r += 2;
+
+	/* apn_key, apn */
+	if (!PG_ARGISNULL(r) && PG_ARGISNULL(r + 1))
+		RuleViolated("apn", "apn_key needs apn");
+	r += 2;
+
+	/* email_opt_out, email_opt_out_at */
+	if (!PG_ARGISNULL(r) && PG_GETARG_BOOL(r) && PG_ARGISNULL(r + 1))
+		RuleViolated("email_opt_out_at", "email_opt_out needs email_opt_out_at");
+
 	PG_RETURN_BOOL(true);
 }
