@@ -157,6 +157,18 @@ IngestCount(Jsonb *answer, const char *key)
 	return DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v->val.numeric)));
 }
 
+/* The counts of identity's answer to one batch. */
+static void
+IngestCounts(Jsonb *answer, IngestUpsertCounts *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->inserted = IngestCount(answer, "inserted");
+	c->merged = IngestCount(answer, "merged");
+	c->unchanged = IngestCount(answer, "unchanged");
+	c->rejected = IngestCount(answer, "rejected");
+	c->conflicts = IngestCount(answer, "conflicts");
+}
+
 /* One dedupe_success event for a batch. */
 static void
 IngestBatchEvent(IngestStager *st, int64 rows, const IngestUpsertCounts *c, double ms)
@@ -227,12 +239,7 @@ IngestUpsertBatch(IngestStager *st, int64 rows)
 	if (SPI_execute_plan(plan_upsert_staged, values, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "ec.upsert_staged_leads gave no answer");
 	answer = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	memset(&c, 0, sizeof(c));
-	c.inserted = IngestCount(answer, "inserted");
-	c.merged = IngestCount(answer, "merged");
-	c.unchanged = IngestCount(answer, "unchanged");
-	c.rejected = IngestCount(answer, "rejected");
-	c.conflicts = IngestCount(answer, "conflicts");
+	IngestCounts(answer, &c);
 	INSTR_TIME_SET_CURRENT(t1);
 	INSTR_TIME_SUBTRACT(t1, t0);
 	if (rows < 0)
@@ -451,12 +458,7 @@ IngestUpsertRows(IngestStager *st)
 	}
 	MemoryContextSwitchTo(old);
 
-	memset(&c, 0, sizeof(c));
-	c.inserted = IngestCount(answer, "inserted");
-	c.merged = IngestCount(answer, "merged");
-	c.unchanged = IngestCount(answer, "unchanged");
-	c.rejected = IngestCount(answer, "rejected");
-	c.conflicts = IngestCount(answer, "conflicts");
+	IngestCounts(answer, &c);
 	INSTR_TIME_SET_CURRENT(t1);
 	INSTR_TIME_SUBTRACT(t1, t0);
 	IngestBatchEvent(st, rows, &c, INSTR_TIME_GET_MILLISEC(t1));
