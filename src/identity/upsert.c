@@ -34,6 +34,7 @@
 
 #include <math.h>
 
+#include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -59,6 +60,7 @@
 #include "core/lead_keys.h"
 #include "identity/identity.h"
 #include "common/jsonb_push.h"
+#include "common/rowwriter.h"
 #include "common/subxact.h"
 
 /* the columns upsert writes, in parameter order */
@@ -1447,26 +1449,32 @@ Merge(const LeadRow *cur, const LeadIn *in, bool apn_elsewhere, bool hash_elsewh
  * Statements
  * --------------------------------------------------------------------- */
 
-/* copy a row out of an SPI result, which the caller then frees */
+/*
+ * copy a row out of an SPI result, which the caller then frees; the tuple
+ * is deformed once (SPI_getbinval per column walks the row from its start
+ * each time, past every variable-length value before the one asked for)
+ */
 static void
 RowFromTuple(HeapTuple tup, TupleDesc desc, LeadRow *r)
 {
-	bool		isnull;
+	Datum		vals[NCOLS + 3];
+	bool		nulls[NCOLS + 3];
 	int			i;
 
-	r->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-	r->xmin = desc->natts > NCOLS + 1 ?
-		DatumGetTransactionId(SPI_getbinval(tup, desc, NCOLS + 2, &isnull)) : InvalidTransactionId;
+	Assert(desc->natts <= NCOLS + 3);
+	heap_deform_tuple(tup, desc, vals, nulls);
+	r->id = DatumGetInt64(vals[0]);
+	r->xmin = desc->natts > NCOLS + 1 ? DatumGetTransactionId(vals[NCOLS + 1]) : InvalidTransactionId;
 	if (desc->natts > NCOLS + 2)
-		r->tid = *(ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, NCOLS + 3, &isnull));
+		r->tid = *(ItemPointer) DatumGetPointer(vals[NCOLS + 2]);
 	else
 		ItemPointerSetInvalid(&r->tid);
 	for (i = 0; i < NCOLS; i++)
 	{
-		Datum		v = SPI_getbinval(tup, desc, i + 2, &r->null[i]);
 		Form_pg_attribute att = TupleDescAttr(desc, i + 1);
 
-		r->v[i] = r->null[i] ? (Datum) 0 : datumCopy(v, att->attbyval, att->attlen);
+		r->null[i] = nulls[i + 1];
+		r->v[i] = r->null[i] ? (Datum) 0 : datumCopy(vals[i + 1], att->attbyval, att->attlen);
 	}
 }
 
@@ -2272,18 +2280,21 @@ UpsertBatch(BLead *leads, int n)
 		BState	   *st = palloc0(sizeof(BState));
 		HeapTuple	tup = SPI_tuptable->vals[j];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
+		Datum		vals[NCOLS + 3];
+		bool		nulls[NCOLS + 3];
 		int			c;
 
-		st->xmin = DatumGetTransactionId(SPI_getbinval(tup, desc, 1, &isnull));
-		st->row.tid = *(ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, NCOLS + 3, &isnull));
-		st->row.id = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		/* deformed once: see RowFromTuple */
+		heap_deform_tuple(tup, desc, vals, nulls);
+		st->xmin = DatumGetTransactionId(vals[0]);
+		st->row.tid = *(ItemPointer) DatumGetPointer(vals[NCOLS + 2]);
+		st->row.id = DatumGetInt64(vals[1]);
 		for (c = 0; c < NCOLS; c++)
 		{
-			Datum		v = SPI_getbinval(tup, desc, c + 3, &st->row.null[c]);
 			Form_pg_attribute att = TupleDescAttr(desc, c + 2);
 
-			st->row.v[c] = st->row.null[c] ? (Datum) 0 : datumCopy(v, att->attbyval, att->attlen);
+			st->row.null[c] = nulls[c + 2];
+			st->row.v[c] = st->row.null[c] ? (Datum) 0 : datumCopy(vals[c + 2], att->attbyval, att->attlen);
 		}
 		st->exists = true;
 		KeysAdd(keys, st);
@@ -2386,6 +2397,40 @@ UpsertBatch(BLead *leads, int n)
  * Answers and events
  * --------------------------------------------------------------------- */
 
+static const char *const EventCols[6] = {"event_type", "ok", "lead_id", "broker_id", "duration_ms", "detail"};
+
+/* the batch's events appended as COPY appends rows; false: write them through SQL */
+static bool
+EventsDirect(Batch *b)
+{
+	EcRowWriter *w = EcRowWriterOpen("pipeline_events", lengthof(EventCols), EventCols);
+	int			i;
+
+	if (w == NULL)
+		return false;
+	for (i = 0; i < b->n; i++)
+	{
+		Datum		v[6];
+		bool		nulls[6] = {false, false, false, false, false, false};
+
+		v[0] = b->type[i];
+		v[1] = BoolGetDatum(b->ok[i]);
+		v[2] = b->lead[i];
+		nulls[2] = b->lead_null[i];
+		v[3] = b->broker[i];
+		nulls[3] = b->broker_null[i];
+		v[4] = b->ms[i];
+		v[5] = b->detail[i];
+		EcRowWriterPut(w, v, nulls);
+	}
+	EcRowWriterClose(w);
+	b->n = 0;
+	MemoryContextReset(b->cxt);
+	b->has_ms = false;
+	b->ndetails = 0;
+	return true;
+}
+
 static void
 BatchFlush(Batch *b)
 {
@@ -2396,6 +2441,8 @@ BatchFlush(Batch *b)
 	MemoryContext old;
 
 	if (b->n == 0)
+		return;
+	if (b->n > 2 && EventsDirect(b))
 		return;
 	if (b->n == 1)
 	{

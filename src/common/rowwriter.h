@@ -1,0 +1,63 @@
+/*-------------------------------------------------------------------------
+ *
+ * rowwriter.h
+ *		Appending rows to a table the way COPY FROM does: table_multi_insert
+ *		of a buffer of slots (one WAL record per page, not per row), index
+ *		entries through ExecInsertIndexTuples, the defaults of the columns
+ *		not given (identity, now()) evaluated as COPY evaluates them, CHECK
+ *		and NOT NULL constraints through ExecConstraints, the INSERT
+ *		privilege checked at open.
+ *
+ *		It is for the extension's own append-only logs.  When row security
+ *		applies to the caller, or the table has an INSERT trigger (a user's
+ *		audit trigger, a foreign key), EcRowWriterOpen answers NULL and the
+ *		caller writes through SQL instead, so that policies and triggers see
+ *		every row.
+ *
+ *		w = EcRowWriterOpen("pipeline_events", 3, cols);
+ *		if (w != NULL)
+ *		{
+ *			EcRowWriterPut(w, values, nulls);	 ... per row ...
+ *			EcRowWriterClose(w);				 writes what is buffered
+ *		}
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef EC_ROWWRITER_H
+#define EC_ROWWRITER_H
+
+#include "postgres.h"
+
+#include "executor/executor.h"
+
+/*
+ * ExecInsertIndexTuples gained an argument (only_summarizing) in
+ * PostgreSQL 16.
+ */
+#if PG_VERSION_NUM >= 160000
+#define EcInsertIndexTuples(rri, slot, estate) \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL, false)
+#else
+#define EcInsertIndexTuples(rri, slot, estate) \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL)
+#endif
+
+typedef struct EcRowWriter EcRowWriter;
+
+/*
+ * Open ec.<relname> for appending rows of the ncols named columns (the
+ * others take their defaults); NULL when the rows must go through SQL.
+ * Raises when the caller may not insert into the table.
+ */
+extern EcRowWriter *EcRowWriterOpen(const char *relname, int ncols, const char *const *colnames);
+
+/* One row: values of the named columns, in their order (copied at once). */
+extern void EcRowWriterPut(EcRowWriter *w, const Datum *values, const bool *nulls);
+
+/* Write the buffered rows now. */
+extern void EcRowWriterFlush(EcRowWriter *w);
+
+/* Write the buffered rows and release everything. */
+extern void EcRowWriterClose(EcRowWriter *w);
+
+#endif							/* EC_ROWWRITER_H */
