@@ -41,7 +41,7 @@ BEGIN
 			ec.is_years_owned(integer), ec.is_score(numeric), ec.is_nonnegative(numeric), ec.is_nonnegative(integer),
 			ec.is_sha256(bytea), ec.is_jsonb_object(jsonb), ec.leads_values_ok(text, text, text, text, text, text,
 			bytea, integer, numeric, integer, jsonb, jsonb, numeric, integer, boolean, timestamptz, ec.consent_method,
-			ec.campaign_status, timestamptz, text, text, boolean, timestamptz) TO %I$g$, r);
+			ec.campaign_status, timestamptz, text, text, boolean, timestamptz), ec.leads_row_ok(record) TO %I$g$, r);
 	END LOOP;
 END
 $grants$;

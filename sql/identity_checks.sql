@@ -140,3 +140,38 @@ INSERT INTO ec.leads (extra) VALUES ('[]');
 INSERT INTO ec.leads (provider_payloads) VALUES ('"x"');
 INSERT INTO ec.pipeline_events (event_type, duration_ms) VALUES ('x', -0.001);
 \set VERBOSITY default
+
+-- leads_values_check passes the whole row to ec.leads_row_ok (the checks of
+-- ec.leads_values_ok over the row's columns): one expression to read per
+-- statement instead of 23 column references
+SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'leads_values_check' AND conrelid = 'ec.leads'::regclass;
+-- a copy of ec.leads: LIKE cannot copy a whole-row reference, so the copy adds the CHECK with its own row
+\set VERBOSITY terse
+CREATE TABLE lead_copy (LIKE ec.leads INCLUDING ALL);
+CREATE TABLE lead_copy (LIKE ec.leads INCLUDING ALL EXCLUDING CONSTRAINTS);
+ALTER TABLE lead_copy ADD CONSTRAINT leads_values_check CHECK (ec.leads_row_ok(lead_copy.*));
+INSERT INTO lead_copy (owner_age) VALUES (7);
+INSERT INTO lead_copy (email) VALUES ('no at sign');
+INSERT INTO lead_copy (apn_key) VALUES ('TX:48453:1');
+INSERT INTO lead_copy (campaign_status) VALUES ('active');
+INSERT INTO lead_copy (id, owner_age, email, campaign_status, added_to_campaign_at)
+	VALUES (1, 70, 'ok@example.com', 'active', now()) RETURNING id, owner_age;
+-- its layout changes: the check follows the columns by name
+ALTER TABLE lead_copy DROP COLUMN first_name;
+ALTER TABLE lead_copy ADD COLUMN note text;
+INSERT INTO lead_copy (id, owner_age, note) VALUES (2, 121, 'x');
+INSERT INTO lead_copy (id, owner_age, note) VALUES (2, 62, 'x') RETURNING id, owner_age, note;
+-- another table whose columns sit elsewhere, checked in turn with the first
+CREATE TABLE lead_copy2 (note text, LIKE ec.leads INCLUDING DEFAULTS);
+ALTER TABLE lead_copy2 ADD CONSTRAINT leads_values_check CHECK (ec.leads_row_ok(lead_copy2.*));
+INSERT INTO lead_copy2 (id, owner_age, years_owned) VALUES (1, 62, 151);
+INSERT INTO lead_copy (id, owner_age, years_owned) VALUES (3, 62, 151);
+INSERT INTO lead_copy2 (id, note, owner_age, years_owned) VALUES (1, 'y', 62, 10) RETURNING id, note, owner_age, years_owned;
+-- a row without the columns, or with another type for one of them
+SELECT ec.leads_row_ok(ROW(1, 'x'));
+CREATE TABLE not_a_lead (email integer);
+INSERT INTO not_a_lead VALUES (1);
+SELECT ec.leads_row_ok(n) FROM not_a_lead n;
+SELECT ec.leads_row_ok(NULL::ec.leads) IS NULL AS null_passes;
+DROP TABLE lead_copy, lead_copy2, not_a_lead;
+\set VERBOSITY default
