@@ -44,5 +44,70 @@ SELECT count(*) AS logged FROM ec.pipeline_events WHERE id > :second_event;
 DROP TRIGGER event_audit ON ec.pipeline_events;
 DROP FUNCTION event_audit();
 DROP TABLE event_audit;
+-- A batch's new leads are written as COPY writes rows, with ec.leads' own
+-- triggers (score, lifecycle, the contactable change log, the broker's
+-- foreign key) and anyone else's fired as an INSERT statement fires them.
+-- (A BEFORE trigger that skips a row leaves its lead rejected, after the
+-- one-lead way has tried again a few times, as an INSERT would leave it.)
+CREATE TABLE lead_audit (seq serial, what text, address text, status text, scored boolean);
+CREATE FUNCTION lead_audit_row() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.property_address = '9 EVENT WAY' THEN
+		INSERT INTO lead_audit (what, address) VALUES ('skipped', NEW.property_address);
+		RETURN NULL;
+	END IF;
+	INSERT INTO lead_audit (what, address, status, scored)
+		VALUES (TG_WHEN || ' ' || TG_OP, NEW.property_address, NEW.campaign_status, NEW.lead_score IS NOT NULL);
+	RETURN NEW;
+END $$;
+CREATE FUNCTION lead_audit_statement() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO lead_audit (what, address)
+		SELECT TG_WHEN || ' statement', string_agg(property_address, ', ' ORDER BY property_address) FROM new_rows;
+	RETURN NULL;
+END $$;
+CREATE TRIGGER zz_audit BEFORE INSERT ON ec.leads FOR EACH ROW EXECUTE FUNCTION lead_audit_row();
+CREATE TRIGGER zz_audit_after AFTER INSERT ON ec.leads FOR EACH ROW EXECUTE FUNCTION lead_audit_row();
+CREATE TRIGGER zz_audit_statement AFTER INSERT ON ec.leads REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION lead_audit_statement();
+SELECT coalesce(max(id), 0) AS third_event FROM ec.pipeline_events \gset
+SELECT ec.upsert_leads('[
+	{"property_address": "7 Event Way", "property_city": "Austin", "property_state": "TX", "property_zip": "78701",
+	 "owner_age": 70, "phone": "512-555-0107", "phone_verified": true},
+	{"property_address": "8 Event Way", "property_city": "Austin", "property_state": "TX", "property_zip": "78701"},
+	{"property_address": "9 Event Way", "property_city": "Austin", "property_state": "TX", "property_zip": "78701"}
+	]', 'evtest') - 'results' AS counts;
+SELECT what, address, status, scored FROM lead_audit ORDER BY seq;
+SELECT property_address, campaign_status, lead_score > 0 AS scored FROM ec.leads
+WHERE property_address IN ('7 EVENT WAY', '8 EVENT WAY', '9 EVENT WAY') ORDER BY 1;
+SELECT event_type, detail ->> 'action' AS action, detail ->> 'reason' AS reason, count(*)
+FROM ec.pipeline_events WHERE id > :third_event GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+-- the broker's foreign key holds on this path too
+SELECT (ec.upsert_leads('[{"property_address": "10 Event Way", "property_city": "Austin", "property_state": "TX",
+	"property_zip": "78701", "assigned_broker_id": 987654}]', 'evtest') -> 'results' -> 0 -> 'warnings') AS warnings;
+DROP TRIGGER zz_audit ON ec.leads;
+DROP TRIGGER zz_audit_after ON ec.leads;
+DROP TRIGGER zz_audit_statement ON ec.leads;
+DROP FUNCTION lead_audit_row(), lead_audit_statement();
+DROP TABLE lead_audit;
+
+-- a caller under row security (and with INSERT on some columns only): the
+-- leads go through SQL, where the policies and column grants apply
+CREATE ROLE lead_loader;
+GRANT USAGE ON SCHEMA ec TO lead_loader;
+GRANT SELECT, UPDATE ON ec.leads TO lead_loader;
+GRANT SELECT ON ec.brokers TO lead_loader;
+GRANT INSERT (property_address, property_city, property_state, property_zip, addr_hash) ON ec.leads TO lead_loader;
+GRANT INSERT ON ec.pipeline_events TO lead_loader;
+GRANT EXECUTE ON FUNCTION ec.upsert_leads(jsonb, text), ec.current_broker_id(), ec.jwt_sub() TO lead_loader;
+SET ROLE lead_loader;
+SELECT ec.upsert_leads('[{"property_address": "11 Event Way", "property_city": "Austin", "property_state": "TX",
+	"property_zip": "78701"}]', 'evtest') - 'results' AS counts;
+RESET ROLE;
+REVOKE ALL ON ec.leads, ec.pipeline_events, ec.brokers FROM lead_loader;
+REVOKE ALL ON FUNCTION ec.upsert_leads(jsonb, text), ec.current_broker_id(), ec.jwt_sub() FROM lead_loader;
+REVOKE ALL ON SCHEMA ec FROM lead_loader;
+DROP ROLE lead_loader;
+
 -- the leads of this file go again (the next suites count leads)
 DELETE FROM ec.leads WHERE sources = '{evtest}';

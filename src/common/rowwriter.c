@@ -18,6 +18,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "commands/trigger.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -45,6 +46,8 @@ struct EcRowWriter
 	int		   *attnos;			/* per given column: attribute number - 1 */
 	bool	   *given;			/* per attribute: among the given columns */
 	ExprState **defaults;		/* per attribute not given, or NULL */
+	bool		triggers;		/* EC_ROWWRITER_TRIGGERS */
+	TransitionCaptureState *transitions;
 	TupleTableSlot *slots[EC_ROWWRITER_ROWS];
 	int			nslots;			/* slots created */
 	int			n;				/* rows buffered */
@@ -64,6 +67,13 @@ HasInsertTriggers(Relation rel)
 EcRowWriter *
 EcRowWriterOpen(const char *relname, int ncols, const char *const *colnames)
 {
+	return EcRowWriterOpenExtended(relname, ncols, colnames, 0);
+}
+
+EcRowWriter *
+EcRowWriterOpenExtended(const char *relname, int ncols, const char *const *colnames, int flags)
+{
+	bool		triggers = (flags & EC_ROWWRITER_TRIGGERS) != 0;
 	Oid			relid = get_relname_relid(relname, get_namespace_oid("ec", false));
 	Relation	rel;
 	EcRowWriter *w;
@@ -77,9 +87,11 @@ EcRowWriterOpen(const char *relname, int ncols, const char *const *colnames)
 				 errmsg("relation \"ec.%s\" does not exist", relname)));
 	rel = table_open(relid, RowExclusiveLock);
 	acl = pg_class_aclcheck(relid, GetUserId(), ACL_INSERT);
-	if (acl != ACLCHECK_OK)
+	if (acl != ACLCHECK_OK && !triggers)
 		aclcheck_error(acl, OBJECT_TABLE, RelationGetRelationName(rel));
-	if (rel->rd_rel->relkind != RELKIND_RELATION || HasInsertTriggers(rel) ||
+	if (acl != ACLCHECK_OK || rel->rd_rel->relkind != RELKIND_RELATION ||
+		(triggers ? (rel->trigdesc != NULL && rel->trigdesc->trig_insert_instead_row) : HasInsertTriggers(rel)) ||
+		(rel->rd_att->constr != NULL && rel->rd_att->constr->has_generated_stored) ||
 		check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED)
 	{
 		/* the lock stays until the end of the transaction, as SQL's would */
@@ -89,6 +101,7 @@ EcRowWriterOpen(const char *relname, int ncols, const char *const *colnames)
 
 	w = palloc0(sizeof(EcRowWriter));
 	w->rel = rel;
+	w->triggers = triggers;
 	desc = RelationGetDescr(rel);
 	w->natts = desc->natts;
 	w->ncols = ncols;
@@ -116,6 +129,7 @@ EcRowWriterOpen(const char *relname, int ncols, const char *const *colnames)
 	InitResultRelInfo(w->rri, rel, 0, NULL, 0);
 	ExecOpenIndices(w->rri, false);
 	w->bistate = GetBulkInsertState();
+	w->estate->es_output_cid = GetCurrentCommandId(true);
 
 	/* the other columns take their defaults, as COPY gives them */
 	w->defaults = palloc0(sizeof(ExprState *) * w->natts);
@@ -129,10 +143,41 @@ EcRowWriterOpen(const char *relname, int ncols, const char *const *colnames)
 		if (def != NULL)
 			w->defaults[i] = ExecPrepareExpr((Expr *) def, w->estate);
 	}
+
+	/* as an INSERT statement starts */
+	if (triggers)
+	{
+		AfterTriggerBeginQuery();
+		w->transitions = MakeTransitionCaptureState(rel->trigdesc, relid, CMD_INSERT);
+		ExecBSInsertTriggers(w->estate, w->rri);
+	}
 	return w;
 }
 
-void
+/* one row with the table's row triggers, written at once (as COPY does with BEFORE ROW triggers) */
+static TupleTableSlot *
+PutNow(EcRowWriter *w, TupleTableSlot *slot)
+{
+	ResultRelInfo *rri = w->rri;
+	List	   *recheck;
+
+	if (rri->ri_TrigDesc != NULL && rri->ri_TrigDesc->trig_insert_before_row &&
+		!ExecBRInsertTriggers(w->estate, rri, slot))
+	{
+		ResetPerTupleExprContext(w->estate);
+		return NULL;
+	}
+	if (w->rel->rd_att->constr != NULL)
+		ExecConstraints(rri, slot, w->estate);
+	table_tuple_insert(w->rel, slot, w->estate->es_output_cid, 0, w->bistate);
+	recheck = EcInsertIndexTuples(rri, slot, w->estate);
+	ExecARInsertTriggers(w->estate, rri, slot, recheck, w->transitions);
+	list_free(recheck);
+	ResetPerTupleExprContext(w->estate);
+	return slot;
+}
+
+TupleTableSlot *
 EcRowWriterPut(EcRowWriter *w, const Datum *values, const bool *nulls)
 {
 	ExprContext *econtext = GetPerTupleExprContext(w->estate);
@@ -158,12 +203,21 @@ EcRowWriterPut(EcRowWriter *w, const Datum *values, const bool *nulls)
 		slot->tts_isnull[w->attnos[i]] = nulls[i];
 	}
 	ExecStoreVirtualTuple(slot);
+	if (w->triggers)
+		return PutNow(w, slot);
 	if (w->rel->rd_att->constr != NULL)
 		ExecConstraints(w->rri, slot, w->estate);
 	/* the row into the slot's own memory: the caller's values may go */
 	ExecMaterializeSlot(slot);
 	ResetPerTupleExprContext(w->estate);
 	w->n++;
+	return NULL;
+}
+
+Relation
+EcRowWriterRelation(EcRowWriter *w)
+{
+	return w->rel;
 }
 
 void
@@ -191,10 +245,19 @@ EcRowWriterClose(EcRowWriter *w)
 	int			k;
 
 	EcRowWriterFlush(w);
+	/* as an INSERT statement ends: AFTER STATEMENT, then what was queued */
+	if (w->triggers)
+	{
+		ExecASInsertTriggers(w->estate, w->rri, w->transitions);
+		AfterTriggerEndQuery(w->estate);
+	}
 	for (k = 0; k < w->nslots; k++)
 		ExecDropSingleTupleTableSlot(w->slots[k]);
 	FreeBulkInsertState(w->bistate);
 	ExecCloseIndices(w->rri);
+	/* what the triggers opened: the relations of their events, their slots */
+	ExecCloseResultRelations(w->estate);
+	ExecResetTupleTable(w->estate->es_tupleTable, false);
 	FreeExecutorState(w->estate);
 	table_close(w->rel, NoLock);
 	FreeTupleDesc(w->desc);

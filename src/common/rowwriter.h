@@ -14,6 +14,14 @@
  *		caller writes through SQL instead, so that policies and triggers see
  *		every row.
  *
+ *		With EC_ROWWRITER_TRIGGERS the table's INSERT triggers fire as an
+ *		INSERT statement fires them (BEFORE/AFTER STATEMENT, BEFORE/AFTER
+ *		ROW, transition tables, foreign-key checks at the end of the
+ *		statement); rows are then written one at a time, at once, and
+ *		EcRowWriterPut answers each row as written.  The caller then needs
+ *		the table-level INSERT privilege; without it (a column-level grant),
+ *		EcRowWriterOpen answers NULL too.
+ *
  *		w = EcRowWriterOpen("pipeline_events", 3, cols);
  *		if (w != NULL)
  *		{
@@ -29,6 +37,7 @@
 #include "postgres.h"
 
 #include "executor/executor.h"
+#include "utils/relcache.h"
 
 /*
  * ExecInsertIndexTuples gained an argument (only_summarizing) in
@@ -51,13 +60,24 @@ typedef struct EcRowWriter EcRowWriter;
  */
 extern EcRowWriter *EcRowWriterOpen(const char *relname, int ncols, const char *const *colnames);
 
-/* One row: values of the named columns, in their order (copied at once). */
-extern void EcRowWriterPut(EcRowWriter *w, const Datum *values, const bool *nulls);
+#define EC_ROWWRITER_TRIGGERS 0x01
+extern EcRowWriter *EcRowWriterOpenExtended(const char *relname, int ncols, const char *const *colnames,
+											int flags);
+
+/*
+ * One row: values of the named columns, in their order (copied at once).
+ * With EC_ROWWRITER_TRIGGERS: the row as written (valid until the next
+ * call), or NULL when a BEFORE ROW trigger skipped it; else NULL.
+ */
+extern TupleTableSlot *EcRowWriterPut(EcRowWriter *w, const Datum *values, const bool *nulls);
+
+/* The table being written. */
+extern Relation EcRowWriterRelation(EcRowWriter *w);
 
 /* Write the buffered rows now. */
 extern void EcRowWriterFlush(EcRowWriter *w);
 
-/* Write the buffered rows and release everything. */
+/* Write the buffered rows, fire what waits for the end of the statement, release everything. */
 extern void EcRowWriterClose(EcRowWriter *w);
 
 #endif							/* EC_ROWWRITER_H */

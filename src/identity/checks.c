@@ -213,11 +213,27 @@ ec_is_nonnegative_int4(PG_FUNCTION_ARGS)
 static int
 NumericCmpInt(Datum num, int64 k)
 {
-	Numeric		kn = int64_to_numeric(k);
-	int			c = DatumGetInt32(DirectFunctionCall2(numeric_cmp, num, NumericGetDatum(kn)));
+	/* the two bounds the checks use, made once (a numeric per call cost more than the comparison) */
+	static Numeric zero = NULL,
+				hundred = NULL;
+	Numeric		kn;
 
-	pfree(kn);
-	return c;
+	if (zero == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		zero = int64_to_numeric(0);
+		hundred = int64_to_numeric(100);
+		MemoryContextSwitchTo(old);
+	}
+	kn = k == 0 ? zero : k == 100 ? hundred : int64_to_numeric(k);
+	{
+		int			c = DatumGetInt32(DirectFunctionCall2(numeric_cmp, num, NumericGetDatum(kn)));
+
+		if (kn != zero && kn != hundred)
+			pfree(kn);
+		return c;
+	}
 }
 
 PG_FUNCTION_INFO_V1(ec_is_nonnegative_numeric);
