@@ -524,6 +524,16 @@ $$;
 COMMENT ON FUNCTION ec.feeder_enqueue(text, jsonb, text) IS
 	'Queues the Instantly add-leads requests of a feed (ec.instantly_add_leads: 1,000 leads each)';
 
+-- Rows of a query into a table as COPY FROM writes them, each foreign key
+-- checked once for all the rows instead of one query per row (the same
+-- lookup and FOR KEY SHARE lock; src/common/bulk_insert.c); a plain INSERT
+-- when the table needs the executor (row security, triggers, rules).
+CREATE FUNCTION ec.insert_rows(target regclass, columns text[], query text) RETURNS bigint
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'ec_insert_rows';
+COMMENT ON FUNCTION ec.insert_rows(regclass, text[], text) IS
+	'INSERT INTO target (columns) query, written as COPY writes rows, each foreign key checked once for all rows';
+
 -- The feed of a set of brokers for one local date, set-based, in the
 -- caller's transaction: idempotent (each broker is claimed for the date with
 -- its ok row of ec.job_runs: a second call feeds it nothing, a concurrent one
@@ -649,11 +659,13 @@ BEGIN
 		step3_sent_at = NULL, step4_sent_at = NULL
 	FROM feeder_picked p JOIN feeder_claim c ON c.broker_id = p.broker_id
 	WHERE p.refed AND cl.lead_id = p.lead_id;
-	INSERT INTO ec.campaign_leads (lead_id, broker_id, local_date, fed_at, rank, persona, campaign_id, http_request_id)
-	SELECT p.lead_id, p.broker_id, feed_brokers.local_date, now(), p.rank, p.persona, c.campaign_id,
-		   c.request_ids[(p.rank - 1) / 1000 + 1]
-	FROM feeder_picked p JOIN feeder_claim c ON c.broker_id = p.broker_id
-	WHERE NOT p.refed;
+	-- (as COPY writes rows, the foreign keys checked once for all of them)
+	PERFORM ec.insert_rows('ec.campaign_leads',
+		ARRAY['lead_id', 'broker_id', 'local_date', 'fed_at', 'rank', 'persona', 'campaign_id', 'http_request_id'],
+		format($q$SELECT p.lead_id, p.broker_id, %L::pg_catalog.date, pg_catalog.now(), p.rank, p.persona,
+					   c.campaign_id, c.request_ids[(p.rank - 1) / 1000 + 1]
+				FROM pg_temp.feeder_picked p JOIN pg_temp.feeder_claim c ON c.broker_id = p.broker_id
+				WHERE NOT p.refed$q$, feed_brokers.local_date));
 
 	INSERT INTO ec.pipeline_events (event_type, lead_id, broker_id, detail)
 	SELECT 'campaign_queued', p.lead_id, p.broker_id,

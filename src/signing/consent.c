@@ -50,6 +50,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "common/bulk_insert.h"
 #include "common/subxact.h"
 #include "core/jws.h"
 #include "signing/signing.h"
@@ -732,10 +733,11 @@ ec_mint_consent_tokens(PG_FUNCTION_ARGS)
 	values[4] = TimestampTzGetDatum(EcFromUnixSeconds(exp));
 
 	/*
-	 * One insert; the foreign key to ec.leads checks every lead (a join
-	 * would look each up twice).  Its violation is caught in a
-	 * subtransaction and answered as one by one would: the first lead that
-	 * does not exist, by name.
+	 * One insert, written as COPY writes rows (src/common/bulk_insert.c;
+	 * a plain INSERT when the table needs one); the foreign key to ec.leads
+	 * checks every lead, once for all of them (a join would look each up
+	 * twice).  Its violation is caught in a subtransaction and answered as
+	 * one by one would: the first lead that does not exist, by name.
 	 */
 	EcBecomeOwner(&scope);
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -744,11 +746,33 @@ ec_mint_consent_tokens(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		inserted = EcSpiRun(&plan_mint_many,
-							"INSERT INTO ec.consent_tokens (lead_id, key_id, nonce_hash, issued_at, expires_at)"
-							" SELECT t.lead_id, $2, t.nonce_hash, $4, $5"
-							" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($3)) AS t(lead_id, nonce_hash)",
-							5, types, values, NULL, SPI_OK_INSERT);
+		static const char *const columns[5] = {"lead_id", "key_id", "nonce_hash", "issued_at", "expires_at"};
+		EcBulkInsert *bi = EcBulkInsertBegin(EcTokenTableInfo()->relid, 5, columns);
+
+		if (bi != NULL)
+		{
+			/* as COPY writes rows, the foreign key checked once for all */
+			Datum		row[5];
+			bool		row_nulls[5] = {false, false, false, false, false};
+			int			r;
+
+			row[1] = values[1];
+			row[3] = values[3];
+			row[4] = values[4];
+			for (r = 0; r < n; r++)
+			{
+				row[0] = id_datums[r];
+				row[2] = hashes[r];
+				EcBulkInsertRow(bi, row, row_nulls);
+			}
+			inserted = EcBulkInsertEnd(bi);
+		}
+		else
+			inserted = EcSpiRun(&plan_mint_many,
+								"INSERT INTO ec.consent_tokens (lead_id, key_id, nonce_hash, issued_at, expires_at)"
+								" SELECT t.lead_id, $2, t.nonce_hash, $4, $5"
+								" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($3)) AS t(lead_id, nonce_hash)",
+								5, types, values, NULL, SPI_OK_INSERT);
 		EcSubxactCommit(cxt, owner);
 	}
 	PG_CATCH();

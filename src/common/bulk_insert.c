@@ -1,0 +1,651 @@
+/*-------------------------------------------------------------------------
+ *
+ * bulk_insert.c
+ *		Many rows into one table the way COPY FROM writes them, with each
+ *		foreign key checked once for all the rows; and ec.insert_rows(),
+ *		the same from SQL (the campaign feeder's 25,000 rows a day).
+ *
+ * Why: PostgreSQL 15 checks a foreign key of an inserted row with one
+ * query per row (RI_FKey_check_ins, an AFTER ROW trigger: a queued event,
+ * then an executor start, an index probe, a row lock and an executor end).
+ * For the feeder's three foreign keys that was a fifth of its time.
+ *
+ * The check done here, once per foreign key after the rows are written:
+ *
+ *		SELECT count(*) FROM unnest(<distinct keys>) k(v),
+ *			LATERAL (SELECT FROM ONLY <pk table> x
+ *					 WHERE x.<pk column> = k.v FOR KEY SHARE OF x) l
+ *
+ * run as the referenced table's owner with row security not forced, with
+ * a fresh snapshot, as RI_FKey_check runs its own query
+ * ("SELECT 1 FROM ONLY <pk table> x WHERE <pk column> = $1 FOR KEY SHARE
+ * OF x") for each row. It is that query for every distinct key, in one
+ * executor run: each referenced row is looked up by the same index, read
+ * under the same snapshot rules and locked FOR KEY SHARE the same way
+ * (under READ COMMITTED a concurrently updated row is followed to its
+ * newest version and rechecked, a concurrently deleted one is not found;
+ * under REPEATABLE READ either fails the same serialization check). So at
+ * the end every referenced row exists and stays locked against a delete or
+ * a key change until the transaction ends: the guarantee of the foreign
+ * key. A count short of the number of keys raises the foreign key's own
+ * error (23503, same message and detail, the first missing key in row
+ * order). Like the per-row checks, it runs after the rows are written, so
+ * a NOT NULL, CHECK or unique violation is reported first as it would be.
+ *
+ * What the fast path refuses (EcBulkInsertBegin returns NULL and the caller
+ * runs a plain INSERT): row security for the current user, rules, stored
+ * generated columns, a table other than a plain one, and any trigger that
+ * would fire on INSERT other than the check of a foreign key of one int4 or
+ * int8 column, not deferrable, to a plain table with the same type. A
+ * foreign key whose check trigger is disabled is not checked (as INSERT
+ * would not). The INSERT privilege of the named columns is checked as the
+ * executor checks it; defaults (identity included) are evaluated per row;
+ * NOT NULL and CHECK constraints, unique and exclusion indexes are checked
+ * per row by the executor's own routines (ExecConstraints,
+ * ExecInsertIndexTuples).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_trigger.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "optimizer/optimizer.h"
+#include "rewrite/rewriteHandler.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/syscache.h"
+#include "utils/typcache.h"
+
+#include "common/bulk_insert.h"
+
+/* A batch: as COPY FROM buffers (copyfrom.c's MAX_BUFFERED_TUPLES/BYTES) */
+#define EC_BULK_ROWS	1000
+#define EC_BULK_BYTES	65535
+
+/* A foreign key of the table, checked at the end for every row's key. */
+typedef struct EcBulkFkey
+{
+	Oid			conoid;
+	AttrNumber	attnum;			/* referencing column */
+	Oid			pkrelid;
+	AttrNumber	pkattnum;		/* referenced column */
+	Oid			typid;			/* INT4OID or INT8OID, both sides */
+	int64	   *keys;			/* non-null keys, in row order */
+	int			nkeys;
+	int			maxkeys;
+} EcBulkFkey;
+
+struct EcBulkInsert
+{
+	MemoryContext cxt;
+	Relation	rel;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	BulkInsertState bistate;
+	CommandId	cid;
+	int			ncolumns;
+	AttrNumber *attnums;		/* the column of each value */
+	ExprState **defaults;		/* per attribute: its default, if not named */
+	TupleTableSlot *slots[EC_BULK_ROWS];
+	int			nbuffered;
+	Size		bytes;
+	EcBulkFkey *fkeys;
+	int			nfkeys;
+	uint64		inserted;
+};
+
+/* Whether a trigger fires in this session (trigger.c's rule). */
+static bool
+TriggerFires(const Trigger *t)
+{
+	if (t->tgenabled == TRIGGER_DISABLED)
+		return false;
+	if (t->tgenabled == TRIGGER_FIRES_ALWAYS)
+		return true;
+	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
+		return t->tgenabled == TRIGGER_FIRES_ON_REPLICA;
+	return t->tgenabled == TRIGGER_FIRES_ON_ORIGIN;
+}
+
+/*
+ * The foreign key a check trigger belongs to, if this module checks it as
+ * the trigger would: one int4/int8 column referencing the same type in a
+ * plain table with the type's equality, not deferrable.
+ */
+static bool
+SupportedFkey(Relation rel, Oid conoid, EcBulkFkey *fk)
+{
+	ListCell   *lc;
+
+	foreach(lc, RelationGetFKeyList(rel))
+	{
+		ForeignKeyCacheInfo *info = lfirst_node(ForeignKeyCacheInfo, lc);
+		HeapTuple	tup;
+		bool		deferrable;
+		Oid			typid;
+
+		if (info->conoid != conoid)
+			continue;
+		if (info->nkeys != 1 || get_rel_relkind(info->confrelid) != RELKIND_RELATION)
+			return false;
+		typid = get_atttype(info->conrelid, info->conkey[0]);
+		if ((typid != INT4OID && typid != INT8OID) ||
+			get_atttype(info->confrelid, info->confkey[0]) != typid ||
+			info->conpfeqop[0] != lookup_type_cache(typid, TYPECACHE_EQ_OPR)->eq_opr)
+			return false;
+		tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+		if (!HeapTupleIsValid(tup))
+			return false;
+		deferrable = ((Form_pg_constraint) GETSTRUCT(tup))->condeferrable;
+		ReleaseSysCache(tup);
+		if (deferrable)
+			return false;
+		memset(fk, 0, sizeof(*fk));
+		fk->conoid = conoid;
+		fk->attnum = info->conkey[0];
+		fk->pkrelid = info->confrelid;
+		fk->pkattnum = info->confkey[0];
+		fk->typid = typid;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Whether rows can go in without the executor's INSERT, and which foreign
+ * keys then need the check done here.
+ */
+static bool
+BulkPossible(Relation rel, EcBulkFkey **fkeys, int *nfkeys)
+{
+	TriggerDesc *td = rel->trigdesc;
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			i;
+
+	*fkeys = NULL;
+	*nfkeys = 0;
+	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rules != NULL ||
+		(desc->constr != NULL && desc->constr->has_generated_stored) ||
+		check_enable_rls(RelationGetRelid(rel), InvalidOid, true) == RLS_ENABLED)
+		return false;
+	if (td == NULL)
+		return true;
+	*fkeys = palloc0(sizeof(EcBulkFkey) * td->numtriggers);
+	for (i = 0; i < td->numtriggers; i++)
+	{
+		const Trigger *t = &td->triggers[i];
+
+		if (!TRIGGER_FOR_INSERT(t->tgtype) || !TriggerFires(t))
+			continue;
+		if (t->tgfoid != F_RI_FKEY_CHECK_INS || !SupportedFkey(rel, t->tgconstraint, &(*fkeys)[*nfkeys]))
+			return false;
+		(*nfkeys)++;
+	}
+	return true;
+}
+
+EcBulkInsert *
+EcBulkInsertBegin(Oid relid, int ncolumns, const char *const *columns)
+{
+	MemoryContext cxt;
+	MemoryContext old;
+	EcBulkInsert *bi;
+	Relation	rel;
+	TupleDesc	desc;
+	RangeTblEntry *rte;
+	EcBulkFkey *fkeys;
+	int			nfkeys;
+	int			i;
+
+	rel = table_open(relid, RowExclusiveLock);
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "ec bulk insert", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	if (!BulkPossible(rel, &fkeys, &nfkeys))
+	{
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(cxt);
+		table_close(rel, NoLock);
+		return NULL;
+	}
+
+	bi = palloc0(sizeof(EcBulkInsert));
+	bi->cxt = cxt;
+	bi->rel = rel;
+	bi->fkeys = fkeys;
+	bi->nfkeys = nfkeys;
+	bi->ncolumns = ncolumns;
+	bi->attnums = palloc(sizeof(AttrNumber) * Max(ncolumns, 1));
+	desc = RelationGetDescr(rel);
+
+	/* the named columns, checked as INSERT checks them */
+	rte = makeNode(RangeTblEntry);
+	rte->rtekind = RTE_RELATION;
+	rte->relid = relid;
+	rte->relkind = rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+	rte->requiredPerms = ACL_INSERT;
+	rte->checkAsUser = InvalidOid;
+	for (i = 0; i < ncolumns; i++)
+	{
+		AttrNumber	attnum = InvalidAttrNumber;
+		int			j;
+
+		for (j = 0; j < desc->natts; j++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, j);
+
+			if (!att->attisdropped && strcmp(NameStr(att->attname), columns[i]) == 0)
+				attnum = att->attnum;
+		}
+		if (attnum == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of relation \"%s\" does not exist",
+							columns[i], RelationGetRelationName(rel))));
+		if (bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber, rte->insertedCols))
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_COLUMN),
+					 errmsg("column \"%s\" specified more than once", columns[i])));
+		rte->insertedCols = bms_add_member(rte->insertedCols, attnum - FirstLowInvalidHeapAttributeNumber);
+		bi->attnums[i] = attnum;
+	}
+	ExecCheckRTPerms(list_make1(rte), true);
+
+	/* the executor's result relation, as COPY FROM sets it up */
+	bi->estate = CreateExecutorState();
+	ExecInitRangeTable(bi->estate, list_make1(rte));
+	bi->rri = makeNode(ResultRelInfo);
+	ExecInitResultRelation(bi->estate, bi->rri, 1);
+	CheckValidResultRel(bi->rri, CMD_INSERT);
+	ExecOpenIndices(bi->rri, false);
+	bi->cid = GetCurrentCommandId(true);
+	bi->estate->es_output_cid = bi->cid;
+	bi->bistate = GetBulkInsertState();
+
+	/* the defaults of the other columns */
+	bi->defaults = palloc0(sizeof(ExprState *) * desc->natts);
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Node	   *def;
+
+		if (att->attisdropped ||
+			bms_is_member(att->attnum - FirstLowInvalidHeapAttributeNumber, rte->insertedCols))
+			continue;
+		def = build_column_default(rel, att->attnum);
+		if (def != NULL)
+			bi->defaults[i] = ExecInitExpr(expression_planner((Expr *) def), NULL);
+	}
+	MemoryContextSwitchTo(old);
+	return bi;
+}
+
+/* Writes the buffered rows, then each one's index entries (as COPY does). */
+static void
+BulkFlush(EcBulkInsert *bi)
+{
+	int			i;
+
+	if (bi->nbuffered == 0)
+		return;
+	table_multi_insert(bi->rel, bi->slots, bi->nbuffered, bi->cid, 0, bi->bistate);
+	for (i = 0; i < bi->nbuffered; i++)
+	{
+		if (bi->rri->ri_NumIndices > 0)
+			list_free(ExecInsertIndexTuples(bi->rri, bi->slots[i], bi->estate, false, false, NULL, NIL));
+		ExecClearTuple(bi->slots[i]);
+		ResetPerTupleExprContext(bi->estate);
+	}
+	bi->inserted += bi->nbuffered;
+	bi->nbuffered = 0;
+	bi->bytes = 0;
+}
+
+void
+EcBulkInsertRow(EcBulkInsert *bi, const Datum *values, const bool *nulls)
+{
+	TupleDesc	desc = RelationGetDescr(bi->rel);
+	ExprContext *econtext = GetPerTupleExprContext(bi->estate);
+	TupleTableSlot *slot;
+	MemoryContext old;
+	int			i;
+
+	old = MemoryContextSwitchTo(bi->cxt);
+	if (bi->slots[bi->nbuffered] == NULL)
+		bi->slots[bi->nbuffered] = table_slot_create(bi->rel, NULL);
+	slot = bi->slots[bi->nbuffered];
+	ExecClearTuple(slot);
+
+	/* defaults first (evaluated per row, as INSERT does), then the values */
+	MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
+	for (i = 0; i < desc->natts; i++)
+	{
+		slot->tts_isnull[i] = true;
+		slot->tts_values[i] = (Datum) 0;
+		if (bi->defaults[i] != NULL)
+			slot->tts_values[i] = ExecEvalExpr(bi->defaults[i], econtext, &slot->tts_isnull[i]);
+	}
+	for (i = 0; i < bi->ncolumns; i++)
+	{
+		slot->tts_values[bi->attnums[i] - 1] = values[i];
+		slot->tts_isnull[bi->attnums[i] - 1] = nulls[i];
+	}
+	MemoryContextSwitchTo(bi->cxt);
+	ExecStoreVirtualTuple(slot);
+
+	/* NOT NULL and CHECK, as the executor checks them */
+	if (desc->constr != NULL)
+		ExecConstraints(bi->rri, slot, bi->estate);
+
+	/* the keys to check */
+	for (i = 0; i < bi->nfkeys; i++)
+	{
+		EcBulkFkey *fk = &bi->fkeys[i];
+		int			a = fk->attnum - 1;
+
+		if (slot->tts_isnull[a])
+			continue;
+		if (fk->nkeys == fk->maxkeys)
+		{
+			fk->maxkeys = Max(1024, fk->maxkeys * 2);
+			fk->keys = fk->keys == NULL ? palloc(sizeof(int64) * fk->maxkeys)
+				: repalloc(fk->keys, sizeof(int64) * fk->maxkeys);
+		}
+		fk->keys[fk->nkeys++] = fk->typid == INT8OID ? DatumGetInt64(slot->tts_values[a])
+			: (int64) DatumGetInt32(slot->tts_values[a]);
+	}
+
+	/* the slot keeps its own copy: the caller's values may go */
+	bi->bytes += heap_compute_data_size(desc, slot->tts_values, slot->tts_isnull);
+	ExecMaterializeSlot(slot);
+	MemoryContextSwitchTo(old);
+	ResetPerTupleExprContext(bi->estate);
+
+	if (++bi->nbuffered == EC_BULK_ROWS || bi->bytes >= EC_BULK_BYTES)
+		BulkFlush(bi);
+}
+
+static int
+CompareInt64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* An array of int4 or int8 keys for SPI. */
+static Datum
+KeyArray(const EcBulkFkey *fk, const int64 *keys, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		d[i] = fk->typid == INT8OID ? Int64GetDatum(keys[i]) : Int32GetDatum((int32) keys[i]);
+	if (fk->typid == INT8OID)
+		return PointerGetDatum(construct_array(d, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	return PointerGetDatum(construct_array(d, n, INT4OID, sizeof(int32), true, TYPALIGN_INT));
+}
+
+/* The foreign key's own error (ri_triggers.c's ri_ReportViolation), for the first missing key. */
+static void
+ReportViolation(Relation rel, const EcBulkFkey *fk, const char *pkname, bool found, int64 key)
+{
+	const char *conname = get_constraint_name(fk->conoid);
+	const char *colname = get_attname(RelationGetRelid(rel), fk->attnum, false);
+	bool		detail = found;
+
+	/* the key only to who may read it, as the per-row check decides */
+	if (detail && check_enable_rls(RelationGetRelid(rel), InvalidOid, true) == RLS_ENABLED)
+		detail = false;
+	if (detail && pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_SELECT) != ACLCHECK_OK &&
+		pg_attribute_aclcheck(RelationGetRelid(rel), fk->attnum, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		detail = false;
+	ereport(ERROR,
+			(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+			 errmsg("insert or update on table \"%s\" violates foreign key constraint \"%s\"",
+					RelationGetRelationName(rel), conname),
+			 detail ?
+			 errdetail("Key (%s)=(" INT64_FORMAT ") is not present in table \"%s\".", colname,
+					   key, pkname) :
+			 errdetail("Key is not present in table \"%s\".", pkname),
+			 errtableconstraint(rel, conname)));
+}
+
+/* The check of one foreign key for every row written (see the top of the file). */
+static void
+CheckFkey(EcBulkInsert *bi, EcBulkFkey *fk)
+{
+	Relation	pkrel;
+	char	   *pkname;
+	char	   *pkcol;
+	char	   *query;
+	int64	   *sorted;
+	int			n;
+	int			i;
+	Oid			argtype;
+	Datum		arg;
+	Oid			save_userid;
+	int			save_sec_context;
+	int64		locked;
+	bool		isnull;
+
+	if (fk->nkeys == 0)
+		return;
+	sorted = palloc(sizeof(int64) * fk->nkeys);
+	memcpy(sorted, fk->keys, sizeof(int64) * fk->nkeys);
+	qsort(sorted, fk->nkeys, sizeof(int64), CompareInt64);
+	for (i = 1, n = 1; i < fk->nkeys; i++)
+	{
+		if (sorted[i] != sorted[n - 1])
+			sorted[n++] = sorted[i];
+	}
+
+	pkrel = table_open(fk->pkrelid, RowShareLock);
+	pkname = pstrdup(RelationGetRelationName(pkrel));
+	pkcol = get_attname(fk->pkrelid, fk->pkattnum, false);
+	query = psprintf("SELECT pg_catalog.count(*) FROM pg_catalog.unnest($1) AS k(v),"
+					 " LATERAL (SELECT FROM ONLY %s x WHERE x.%s OPERATOR(pg_catalog.=) k.v FOR KEY SHARE OF x) AS l",
+					 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(pkrel)), pkname),
+					 quote_identifier(pkcol));
+	argtype = fk->typid == INT8OID ? INT8ARRAYOID : INT4ARRAYOID;
+	arg = KeyArray(fk, sorted, n);
+
+	/* as the referenced table's owner, row security not forced (ri_PerformCheck) */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(RelationGetForm(pkrel)->relowner,
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args(query, 1, &argtype, &arg, NULL, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "foreign key check of \"%s\" failed", RelationGetRelationName(bi->rel));
+	locked = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (locked != n)
+	{
+		/* the first row whose key is missing, as the per-row checks would find it */
+		char	   *which = psprintf("SELECT k.v FROM pg_catalog.unnest($1) WITH ORDINALITY AS k(v, n)"
+									 " WHERE NOT EXISTS (SELECT FROM ONLY %s x WHERE x.%s OPERATOR(pg_catalog.=) k.v)"
+									 " ORDER BY k.n LIMIT 1",
+									 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(pkrel)), pkname),
+									 quote_identifier(pkcol));
+		bool		found;
+		int64		key = 0;
+
+		arg = KeyArray(fk, fk->keys, fk->nkeys);
+		if (SPI_execute_with_args(which, 1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "foreign key check of \"%s\" failed", RelationGetRelationName(bi->rel));
+		found = SPI_processed == 1;
+		if (found)
+		{
+			Datum		v = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+			key = fk->typid == INT8OID ? DatumGetInt64(v) : (int64) DatumGetInt32(v);
+		}
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+		ReportViolation(bi->rel, fk, pkname, found, key);
+	}
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	table_close(pkrel, NoLock);
+}
+
+uint64
+EcBulkInsertEnd(EcBulkInsert *bi)
+{
+	MemoryContext old = MemoryContextSwitchTo(bi->cxt);
+	uint64		inserted;
+	int			i;
+
+	BulkFlush(bi);
+	FreeBulkInsertState(bi->bistate);
+	for (i = 0; i < EC_BULK_ROWS && bi->slots[i] != NULL; i++)
+		ExecDropSingleTupleTableSlot(bi->slots[i]);
+	ExecCloseResultRelations(bi->estate);
+	ExecCloseRangeTableRelations(bi->estate);
+	FreeExecutorState(bi->estate);
+
+	for (i = 0; i < bi->nfkeys; i++)
+		CheckFkey(bi, &bi->fkeys[i]);
+
+	table_close(bi->rel, NoLock);
+	inserted = bi->inserted;
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(bi->cxt);
+	return inserted;
+}
+
+PG_FUNCTION_INFO_V1(ec_insert_rows);
+
+/*
+ * ec.insert_rows(target, columns, query): INSERT INTO target (columns)
+ * query, written as COPY writes rows and with each foreign key checked once
+ * for all of them; a plain INSERT when the table needs it. Returns the
+ * number of rows inserted.
+ */
+Datum
+ec_insert_rows(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	ArrayType  *names = PG_GETARG_ARRAYTYPE_P(1);
+	char	   *query = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	Datum	   *name_datums;
+	bool	   *name_nulls;
+	const char **columns;
+	int			ncolumns;
+	EcBulkInsert *bi;
+	uint64		inserted = 0;
+	int			i;
+
+	if (ARR_NDIM(names) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("columns must be a one-dimensional array")));
+	deconstruct_array(names, TEXTOID, -1, false, TYPALIGN_INT, &name_datums, &name_nulls, &ncolumns);
+	if (ncolumns == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("columns cannot be empty")));
+	columns = palloc(sizeof(char *) * ncolumns);
+	for (i = 0; i < ncolumns; i++)
+	{
+		if (name_nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("columns cannot contain null")));
+		columns[i] = TextDatumGetCString(name_datums[i]);
+	}
+
+	bi = EcBulkInsertBegin(relid, ncolumns, columns);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (bi == NULL)
+	{
+		/* the executor's INSERT: row security, triggers or rules need it */
+		StringInfoData sql;
+		char	   *nsp = get_namespace_name(get_rel_namespace(relid));
+
+		initStringInfo(&sql);
+		appendStringInfo(&sql, "INSERT INTO %s (", quote_qualified_identifier(nsp, get_rel_name(relid)));
+		for (i = 0; i < ncolumns; i++)
+			appendStringInfo(&sql, "%s%s", i > 0 ? ", " : "", quote_identifier(columns[i]));
+		appendStringInfo(&sql, ") %s", query);
+		if (SPI_execute(sql.data, false, 0) != SPI_OK_INSERT)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("query must be a SELECT of the columns to insert")));
+		inserted = SPI_processed;
+	}
+	else
+	{
+		TupleDesc	desc = RelationGetDescr(bi->rel);
+		SPIPlanPtr	plan = SPI_prepare(query, 0, NULL);
+		Portal		portal;
+		Datum	   *values = palloc(sizeof(Datum) * ncolumns);
+		bool	   *nulls = palloc(sizeof(bool) * ncolumns);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		if (!SPI_is_cursor_plan(plan))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("query must be a SELECT of the columns to insert")));
+		portal = SPI_cursor_open(NULL, plan, NULL, NULL, false);
+		for (;;)
+		{
+			uint64		r;
+
+			SPI_cursor_fetch(portal, true, EC_BULK_ROWS);
+			if (SPI_processed == 0)
+				break;
+			if (SPI_tuptable->tupdesc->natts != ncolumns)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("query returns %d columns, not the %d to insert",
+								SPI_tuptable->tupdesc->natts, ncolumns)));
+			for (i = 0; i < ncolumns; i++)
+			{
+				Form_pg_attribute have = TupleDescAttr(SPI_tuptable->tupdesc, i);
+				Form_pg_attribute want = TupleDescAttr(desc, bi->attnums[i] - 1);
+
+				if (have->atttypid != want->atttypid ||
+					(want->atttypmod >= 0 && have->atttypmod != want->atttypmod))
+					ereport(ERROR,
+							(errcode(ERRCODE_DATATYPE_MISMATCH),
+							 errmsg("query column %d is of type %s, column \"%s\" of type %s",
+									i + 1, format_type_with_typemod(have->atttypid, have->atttypmod),
+									NameStr(want->attname),
+									format_type_with_typemod(want->atttypid, want->atttypmod))));
+			}
+			for (r = 0; r < SPI_processed; r++)
+			{
+				heap_deform_tuple(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, values, nulls);
+				EcBulkInsertRow(bi, values, nulls);
+			}
+			SPI_freetuptable(SPI_tuptable);
+		}
+		SPI_cursor_close(portal);
+		inserted = EcBulkInsertEnd(bi);
+	}
+	SPI_finish();
+	PG_RETURN_INT64((int64) inserted);
+}

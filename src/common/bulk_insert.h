@@ -1,0 +1,44 @@
+/*-------------------------------------------------------------------------
+ *
+ * bulk_insert.h
+ *		Many rows into one table as COPY FROM writes them (a
+ *		table_multi_insert per batch, then each row's index entries), with
+ *		each foreign key of the table checked once for all the rows instead
+ *		of one query per row (src/common/bulk_insert.c says why that is the
+ *		same guarantee).
+ *
+ *		EcBulkInsert *bi = EcBulkInsertBegin(relid, ncolumns, names);
+ *
+ *		if (bi == NULL)
+ *			... a plain INSERT (row security, triggers or rules need it) ...
+ *		else
+ *		{
+ *			for each row: EcBulkInsertRow(bi, values, nulls);
+ *			n = EcBulkInsertEnd(bi);
+ *		}
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef EC_BULK_INSERT_H
+#define EC_BULK_INSERT_H
+
+#include "postgres.h"
+
+typedef struct EcBulkInsert EcBulkInsert;
+
+/*
+ * Starts inserting into relid the named columns (the others get their
+ * defaults), after the INSERT privilege check of those columns. NULL when
+ * the table needs the executor's INSERT: row security applies, a trigger
+ * other than a foreign key's check fires on insert, a rule, a generated
+ * column, a foreign key this module does not check.
+ */
+extern EcBulkInsert *EcBulkInsertBegin(Oid relid, int ncolumns, const char *const *columns);
+
+/* One row: the values of the named columns, in their order (copied). */
+extern void EcBulkInsertRow(EcBulkInsert *bi, const Datum *values, const bool *nulls);
+
+/* Writes what is buffered, checks the foreign keys, ends; the rows inserted. */
+extern uint64 EcBulkInsertEnd(EcBulkInsert *bi);
+
+#endif							/* EC_BULK_INSERT_H */
