@@ -182,6 +182,16 @@ AS 'MODULE_PATHNAME', 'ec_instantly_add_leads';
 COMMENT ON FUNCTION ec.instantly_add_leads(text, jsonb, jsonb, regproc) IS
 	'Queue Instantly v2 add-leads requests for a campaign, 1,000 leads per request; returns the request ids';
 
+-- The same with the leads as an array of jsonb (the campaign feeder's
+-- array_agg of its leads: no second aggregation into one jsonb value).
+CREATE FUNCTION ec.instantly_add_lead_array(campaign_id text, leads jsonb[], options jsonb DEFAULT '{}',
+	callback regproc DEFAULT NULL)
+RETURNS bigint[]
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'ec_instantly_add_lead_array';
+COMMENT ON FUNCTION ec.instantly_add_lead_array(text, jsonb[], jsonb, regproc) IS
+	'ec.instantly_add_leads with the leads as a jsonb array (one element per lead): the same requests';
+
 -- VAPI: POST /call creates an outbound phone call. VAPI has no top-level
 -- metadata on a call: the lead id rides in assistantOverrides.metadata.
 CREATE FUNCTION ec.vapi_create_call(lead_id bigint, assistant_id text, phone_number_id text,

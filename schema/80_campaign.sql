@@ -514,15 +514,16 @@ COMMENT ON FUNCTION ec.feeder_lead(text, text, text, text, bigint, text, text, t
 	'A fed lead as the feeder queues it for Instantly: the arguments under their names, nulls left out';
 
 -- Queues the add-leads requests of one broker's feed through the HTTP room's
--- Instantly adapter (1,000 leads a request, idempotency key per batch).
-CREATE FUNCTION ec.feeder_enqueue(campaign_id text, leads jsonb, idempotency_key text) RETURNS bigint[]
+-- Instantly adapter (1,000 leads a request, idempotency key per batch); the
+-- leads as an array of jsonb, as the feed aggregates them.
+CREATE FUNCTION ec.feeder_enqueue(campaign_id text, leads jsonb[], idempotency_key text) RETURNS bigint[]
 LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT ec.instantly_add_leads(campaign_id, leads, jsonb_build_object('idempotency_key', idempotency_key))
+	SELECT ec.instantly_add_lead_array(campaign_id, leads, jsonb_build_object('idempotency_key', idempotency_key))
 $$;
-COMMENT ON FUNCTION ec.feeder_enqueue(text, jsonb, text) IS
-	'Queues the Instantly add-leads requests of a feed (ec.instantly_add_leads: 1,000 leads each)';
+COMMENT ON FUNCTION ec.feeder_enqueue(text, jsonb[], text) IS
+	'Queues the Instantly add-leads requests of a feed (ec.instantly_add_lead_array: 1,000 leads each)';
 
 -- Rows of a query into a table as COPY FROM writes them, each foreign key
 -- checked once for all the rows instead of one query per row (the same
@@ -640,7 +641,7 @@ BEGIN
 
 	-- one Instantly add-leads request per broker (and 1,000 leads)
 	FOR r IN
-		SELECT p.broker_id, c.campaign_id, jsonb_agg(p.lead ORDER BY p.rank) AS leads
+		SELECT p.broker_id, c.campaign_id, array_agg(p.lead ORDER BY p.rank) AS leads
 		FROM feeder_picked p JOIN feeder_claim c ON c.broker_id = p.broker_id
 		GROUP BY 1, 2 ORDER BY 1
 	LOOP

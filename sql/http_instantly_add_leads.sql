@@ -102,7 +102,23 @@ INSERT INTO calls (campaign_id, leads, options, callback) VALUES
 	('c1', '[]', '[]', NULL),
 	('c1', '[]', NULL, NULL),
 	('c1', '[{"email": "a@b.co"}, {"first_name": "x"}]', '{}', NULL),
-	('c1', '[{"email": "a@b.co"}, 7]', '{}', NULL);
+	('c1', '[{"email": "a@b.co"}, 7]', '{}', NULL),
+	-- custom variables merged with the other members (which win), nulls, nesting,
+	-- escapes, numbers and booleans; option keys on either side of "leads" and "campaign_id"
+	('c7', $j$[{"email": "x@y.co", "custom_variables": {"zeta": 1, "lead_id": "cv", "n": null, "nested": {"a": [1, {"b": "c"}]},
+				"arr": [1, 2]}, "lead_id": 5, "flag": true, "off": false, "q": "say \"hi\"\n\ttab\\", "score": 12.50,
+				"obj": {"k": "v"}, "list": ["a", null], "phone": "+15551234567", "website": null, "first_name": "Zo\u00eb",
+				"company_name": {"weird": [1]}, "personalization": "P", "last_name": "L", "website2": "w"},
+			   {"email": "only@own.co", "first_name": "A"},
+			   {"email": "e@cv.co", "custom_variables": {}},
+			   {"email": "f@cv.co", "custom_variables": {"k": null}},
+			   {"email": "s@cv.co", "custom_variables": "not an object", "x": 1},
+			   {"email": "t@cv.co", "custom_variables": {"b": 2, "a": 1, "ab": 0}, "ab": 3, "b": 9, "c": -0.5e3},
+			   {"email": "u@cv.co", "custom_variables": null, "empty": "", "big": 1e40},
+			   {"email": "\u00e9@x.co", "z": "\u0001ctrl \u001f \u007f"}]$j$,
+	 '{"a": 1, "aaaaa": [true], "zzzzz": {"k": null}, "idempotency_key": "t7", "lea": 0, "leads2": "x",
+	   "campaign_ic": 1, "campaign_idx": 2, "skip_if_in_list": {"x": "y"}}', NULL),
+	('c8', '[{"email": "a@b.co", "custom_variables": {"k": [1, [2, {}]], "l": {}}}]', '{"skip_if_in_campaign": false}', NULL);
 -- each call twice, rolled back in between: C, then the reference
 CREATE TEMP TABLE outcomes (n int, c text, reference text);
 DO $$
@@ -126,4 +142,33 @@ BEGIN
 	END LOOP;
 END $$;
 SELECT n, c AS queued, c IS NOT DISTINCT FROM reference AS same_as_reference FROM outcomes ORDER BY n;
+
+-- ec.instantly_add_lead_array (the feeder's): the same requests from the
+-- same leads given as an array of jsonb
+CREATE FUNCTION pg_temp.add_as_array(campaign_id text, leads jsonb, options jsonb, callback regproc)
+RETURNS bigint[] LANGUAGE sql AS $$
+	SELECT ec.instantly_add_lead_array(campaign_id,
+		ARRAY(SELECT e FROM jsonb_array_elements(leads) WITH ORDINALITY AS t(e, o) ORDER BY o), options, callback)
+$$;
+CREATE TEMP TABLE outcomes_array (n int, a text);
+DO $$
+DECLARE
+	k record;
+	a text;
+BEGIN
+	FOR k IN SELECT * FROM calls WHERE jsonb_typeof(leads) = 'array' ORDER BY n LOOP
+		BEGIN
+			a := pg_temp.queued('pg_temp.add_as_array', k.campaign_id, k.leads, k.options, k.callback);
+			RAISE EXCEPTION 'undo';
+		EXCEPTION WHEN raise_exception THEN NULL;
+		END;
+		INSERT INTO outcomes_array VALUES (k.n, a);
+	END LOOP;
+END $$;
+SELECT n, a IS NOT DISTINCT FROM reference AS same_as_reference FROM outcomes_array JOIN outcomes USING (n) ORDER BY n;
+SELECT ec.instantly_add_lead_array('c1', ARRAY['{"email": "a@b.co"}', NULL]::jsonb[]);
+SELECT ec.instantly_add_lead_array('c1', ARRAY['{"email": "a@b.co"}', '[1]']::jsonb[]);
+SELECT ec.instantly_add_lead_array('c1', ARRAY[['{"email": "a@b.co"}']]::jsonb[]);
+SELECT ec.instantly_add_lead_array('c1', NULL);
+SELECT ec.instantly_add_lead_array('c1', '{}');
 RESET ec.instantly_base_url;

@@ -28,6 +28,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 #include "utils/memutils.h"
@@ -326,31 +327,327 @@ EnqueueBatch(const char *url, bytea *body, const char *key, Datum callback, bool
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
-PG_FUNCTION_INFO_V1(ec_instantly_add_leads);
+/*
+ * The request body as text, written directly: the very text
+ * JsonbToCString gives for the body built as a jsonb value (keys in jsonb
+ * order: shorter first, then bytewise; ", " and ": " between items; each
+ * lead shaped as ec.instantly_lead shapes it), without building that value
+ * and converting it (the feeder writes 25,000 leads a day). The tests
+ * compare every body with the PL/pgSQL version's byte for byte.
+ */
+
+/* jsonb's order of object keys (lengthCompareJsonbStringValue) */
+static int
+KeyOrder(const char *a, int alen, const char *b, int blen)
+{
+	if (alen != blen)
+		return alen > blen ? 1 : -1;
+	return memcmp(a, b, alen);
+}
+
+/* A scalar as JsonbToCString writes it (jsonfuncs.c's jsonb_put_escaped_value). */
+static void
+WriteScalar(StringInfo out, const JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			appendBinaryStringInfo(out, "null", 4);
+			break;
+		case jbvString:
+			escape_json(out, pnstrdup(v->val.string.val, v->val.string.len));
+			break;
+		case jbvNumeric:
+			appendStringInfoString(out, DatumGetCString(DirectFunctionCall1(numeric_out,
+																			NumericGetDatum(v->val.numeric))));
+			break;
+		case jbvBool:
+			if (v->val.boolean)
+				appendBinaryStringInfo(out, "true", 4);
+			else
+				appendBinaryStringInfo(out, "false", 5);
+			break;
+		default:
+			elog(ERROR, "unknown jsonb scalar type");
+	}
+}
+
+/* "key": */
+static void
+WriteKey(StringInfo out, const char *key, int len, bool *first)
+{
+	if (!*first)
+		appendBinaryStringInfo(out, ", ", 2);
+	*first = false;
+	escape_json(out, pnstrdup(key, len));
+	appendBinaryStringInfo(out, ": ", 2);
+}
+
+/* A member's value: a scalar, or an object or array as JsonbToCString writes it. */
+static void
+WriteValue(StringInfo out, const JsonbValue *v)
+{
+	if (v->type == jbvBinary)
+		(void) JsonbToCString(out, v->val.binary.data, v->val.binary.len);
+	else
+		WriteScalar(out, v);
+}
+
+/* A custom variable's value (PushFlatValue): objects and arrays as a string of their JSON text. */
+static void
+WriteFlatValue(StringInfo out, const JsonbValue *v)
+{
+	if (v->type == jbvBinary)
+		escape_json(out, JsonbToCString(NULL, v->val.binary.data, v->val.binary.len));
+	else
+		WriteScalar(out, v);
+}
+
+typedef struct LeadMember
+{
+	JsonbValue	k;
+	JsonbValue	v;
+} LeadMember;
 
 /*
- * ec.instantly_add_leads(campaign_id, leads, options, callback): one
- * POST /api/v2/leads/add per 1,000 leads, each body the flags (Instantly's
- * defaults overridden by options, less the keys the body sets), the
- * campaign and the leads shaped as ec.instantly_lead shapes them; the
- * idempotency key "<options.idempotency_key>-<batch>" when given.
+ * The members of an object container that go into custom_variables, in
+ * jsonb order: every member of the lead's custom_variables object
+ * (from_lead false), or the lead's non-null members other than its own
+ * fields and custom_variables.
  */
-Datum
-ec_instantly_add_leads(PG_FUNCTION_ARGS)
+static LeadMember *
+CustomMembers(JsonbContainer *c, bool from_lead, int *n)
 {
-	char	   *base;
-	char	   *url;
-	int			baselen;
-	text	   *campaign_id;
-	Jsonb	   *leads;
-	Jsonb	   *options;
-	char	   *key_prefix;
+	LeadMember *m = palloc(sizeof(LeadMember) * Max(JsonContainerSize(c), 1));
+	JsonbIterator *it = JsonbIteratorInit(c);
+	JsonbValue	k;
+	JsonbIteratorToken tok;
+
+	*n = 0;
+	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+	{
+		JsonbValue	v;
+
+		if (tok != WJB_KEY)
+			continue;
+		(void) JsonbIteratorNext(&it, &v, true);
+		if (from_lead && (v.type == jbvNull || InstantlyOwnField(k.val.string.val, k.val.string.len) ||
+						  KeyIs(&k, "custom_variables")))
+			continue;
+		m[*n].k = k;
+		m[*n].v = v;
+		(*n)++;
+	}
+	return m;
+}
+
+/*
+ * A checked lead, shaped (PushShapedLead), as JsonbToCString writes it: its
+ * own fields in its (jsonb) order, then custom_variables (always last: it
+ * is longer than every own field), the lead's own custom variables merged
+ * with its other members, which win over a custom variable of the same name.
+ */
+static void
+WriteShapedLead(StringInfo out, JsonbContainer *lead)
+{
+	JsonbValue	cv;
+	bool		have_cv;
+	bool		vars = HasCustomVariables(lead, &cv, &have_cv);
+	JsonbIterator *it = JsonbIteratorInit(lead);
+	JsonbValue	k;
+	JsonbIteratorToken tok;
+	bool		first = true;
+
+	appendStringInfoChar(out, '{');
+	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+	{
+		JsonbValue	v;
+
+		if (tok != WJB_KEY)
+			continue;
+		(void) JsonbIteratorNext(&it, &v, true);
+		if (v.type == jbvNull || !InstantlyOwnField(k.val.string.val, k.val.string.len))
+			continue;
+		WriteKey(out, k.val.string.val, k.val.string.len, &first);
+		WriteValue(out, &v);
+	}
+	if (vars)
+	{
+		int			na = 0;
+		int			nb;
+		LeadMember *a = have_cv ? CustomMembers(cv.val.binary.data, false, &na) : NULL;
+		LeadMember *b = CustomMembers(lead, true, &nb);
+		int			i = 0;
+		int			j = 0;
+		bool		cfirst = true;
+
+		WriteKey(out, "custom_variables", 16, &first);
+		appendStringInfoChar(out, '{');
+		while (i < na || j < nb)
+		{
+			LeadMember *m;
+			int			c = i >= na ? 1 : j >= nb ? -1
+				: KeyOrder(a[i].k.val.string.val, a[i].k.val.string.len,
+						   b[j].k.val.string.val, b[j].k.val.string.len);
+
+			if (c < 0)
+				m = &a[i++];
+			else
+			{
+				if (c == 0)
+					i++;		/* the lead's member wins */
+				m = &b[j++];
+			}
+			WriteKey(out, m->k.val.string.val, m->k.val.string.len, &cfirst);
+			WriteFlatValue(out, &m->v);
+		}
+		appendStringInfoChar(out, '}');
+	}
+	appendStringInfoChar(out, '}');
+}
+
+/*
+ * The body: the flags' members, "campaign_id" and "leads" (never among the
+ * flags: options lose those keys), in jsonb order.
+ */
+static char *
+WriteBody(Jsonb *flags, text *campaign_id, StringInfo leads)
+{
+	StringInfoData out;
+	JsonbIterator *it = JsonbIteratorInit(&flags->root);
+	JsonbValue	k;
+	JsonbIteratorToken tok;
+	bool		first = true;
+	int			pending = 0;	/* 0: leads and campaign_id to write, 1: campaign_id, 2: none */
+
+	initStringInfo(&out);
+	appendStringInfoChar(&out, '{');
+	for (;;)
+	{
+		JsonbValue	v;
+		bool		done;
+
+		while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE && tok != WJB_KEY)
+			;
+		done = (tok == WJB_DONE);
+		if (!done)
+			(void) JsonbIteratorNext(&it, &v, true);
+		if (pending == 0 && (done || KeyOrder("leads", 5, k.val.string.val, k.val.string.len) < 0))
+		{
+			WriteKey(&out, "leads", 5, &first);
+			appendBinaryStringInfo(&out, leads->data, leads->len);
+			pending = 1;
+		}
+		if (pending == 1 && (done || KeyOrder("campaign_id", 11, k.val.string.val, k.val.string.len) < 0))
+		{
+			JsonbValue	cid;
+
+			WriteKey(&out, "campaign_id", 11, &first);
+			cid.type = jbvString;
+			cid.val.string.val = VARDATA_ANY(campaign_id);
+			cid.val.string.len = VARSIZE_ANY_EXHDR(campaign_id);
+			WriteScalar(&out, &cid);
+			pending = 2;
+		}
+		if (done)
+			break;
+		WriteKey(&out, k.val.string.val, k.val.string.len, &first);
+		WriteValue(&out, &v);
+	}
+	appendStringInfoChar(&out, '}');
+	return out.data;
+}
+
+/* Where the leads come from: a jsonb array, or a jsonb[] (the feeder's). */
+typedef struct LeadSource
+{
+	JsonbIterator *it;			/* the jsonb array, or NULL */
+	Datum	   *elems;			/* the jsonb[] */
+	bool	   *nulls;
+	int			count;
+	int			next;
+} LeadSource;
+
+/* The next lead, checked (CheckLead); false at the end. */
+static bool
+NextLead(LeadSource *src, JsonbContainer **lead)
+{
+	bool		is_object;
+
+	if (src->next >= src->count)
+		return false;
+	src->next++;
+	if (src->it != NULL)
+	{
+		JsonbValue	v;
+
+		if (JsonbIteratorNext(&src->it, &v, true) != WJB_ELEM)
+			elog(ERROR, "jsonb array shorter than its size");
+		is_object = v.type == jbvBinary && JsonContainerIsObject(v.val.binary.data);
+		*lead = is_object ? v.val.binary.data : NULL;
+	}
+	else
+	{
+		Jsonb	   *jb = src->nulls[src->next - 1] ? NULL : DatumGetJsonbP(src->elems[src->next - 1]);
+
+		is_object = jb != NULL && JB_ROOT_IS_OBJECT(jb);
+		*lead = is_object ? &jb->root : NULL;
+	}
+	CheckLead(*lead, is_object);
+	return true;
+}
+
+/* The URL of add-leads (first, as the SQL version: an unset base URL is an error). */
+static char *
+AddLeadsUrl(void)
+{
+	char	   *base = GetConfigOptionByName("ec.instantly_base_url", NULL, false);
+	int			baselen = strlen(base);
+
+	while (baselen > 0 && base[baselen - 1] == '/')
+		baselen--;
+	return psprintf("%.*s/api/v2/leads/add", baselen, base);
+}
+
+static text *
+CheckCampaignId(FunctionCallInfo fcinfo)
+{
+	text	   *campaign_id = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
+
+	if (campaign_id == NULL || !ValidCampaignId(VARDATA_ANY(campaign_id), VARSIZE_ANY_EXHDR(campaign_id)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid Instantly campaign id \"%s\"",
+						campaign_id ? text_to_cstring(campaign_id) : "<NULL>")));
+	return campaign_id;
+}
+
+static Jsonb *
+CheckOptions(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(2) || !JB_ROOT_IS_OBJECT(PG_GETARG_JSONB_P(2)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options must be a JSON object")));
+	return PG_GETARG_JSONB_P(2);
+}
+
+/*
+ * The requests of add-leads: one POST /api/v2/leads/add per 1,000 leads,
+ * each body the flags (Instantly's defaults overridden by options, less the
+ * keys the body sets), the campaign and the leads shaped as
+ * ec.instantly_lead shapes them; the idempotency key
+ * "<options.idempotency_key>-<batch>" when given.
+ */
+static ArrayType *
+QueueAddLeads(FunctionCallInfo fcinfo, const char *url, text *campaign_id, LeadSource *src, Jsonb *options)
+{
 	JsonbParseState *fst = NULL;
 	Jsonb	   *flags;
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken tok;
-	int			nleads;
+	char	   *key_prefix;
 	int			nbatches;
 	int			b;
 	Datum	   *ids;
@@ -361,30 +658,6 @@ ec_instantly_add_leads(PG_FUNCTION_ARGS)
 	};
 	static const char *const dropped[] = {"idempotency_key", "campaign_id", "list_id", "leads"};
 	int			i;
-
-	/* the URL first, as the SQL version did (an unset base URL is an error) */
-	base = GetConfigOptionByName("ec.instantly_base_url", NULL, false);
-	baselen = strlen(base);
-	while (baselen > 0 && base[baselen - 1] == '/')
-		baselen--;
-	url = psprintf("%.*s/api/v2/leads/add", baselen, base);
-
-	campaign_id = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
-	if (campaign_id == NULL || !ValidCampaignId(VARDATA_ANY(campaign_id), VARSIZE_ANY_EXHDR(campaign_id)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid Instantly campaign id \"%s\"",
-						campaign_id ? text_to_cstring(campaign_id) : "<NULL>")));
-	if (PG_ARGISNULL(1) || !JB_ROOT_IS_ARRAY(PG_GETARG_JSONB_P(1)) || JB_ROOT_IS_SCALAR(PG_GETARG_JSONB_P(1)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("leads must be a JSON array")));
-	if (PG_ARGISNULL(2) || !JB_ROOT_IS_OBJECT(PG_GETARG_JSONB_P(2)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("options must be a JSON object")));
-	leads = PG_GETARG_JSONB_P(1);
-	options = PG_GETARG_JSONB_P(2);
 
 	/* flags: the defaults, then the options but the keys the body sets */
 	pushJsonbValue(&fst, WJB_BEGIN_OBJECT, NULL);
@@ -422,58 +695,37 @@ ec_instantly_add_leads(PG_FUNCTION_ARGS)
 			? OptionText(options, "idempotency_key") : NULL;
 	}
 
-	nleads = JsonContainerSize(&leads->root);
-	nbatches = (nleads + INSTANTLY_BATCH - 1) / INSTANTLY_BATCH;
+	nbatches = (src->count + INSTANTLY_BATCH - 1) / INSTANTLY_BATCH;
 	if (nbatches == 0)
-		PG_RETURN_ARRAYTYPE_P(construct_empty_array(INT8OID));
+		return construct_empty_array(INT8OID);
 	ids = palloc(sizeof(Datum) * nbatches);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "ec instantly batch", ALLOCSET_DEFAULT_SIZES);
-	it = JsonbIteratorInit(&leads->root);
-	tok = JsonbIteratorNext(&it, &v, true);		/* WJB_BEGIN_ARRAY */
 	for (b = 0; b < nbatches; b++)
 	{
-		JsonbParseState *st = NULL;
-		JsonbValue *body;
+		StringInfoData leads;
+		JsonbContainer *lead;
 		int			n;
 		char	   *json;
 		char	   *utf8;
 		bytea	   *bytes;
-		JsonbValue	cid;
 		int			len;
-		JsonbIterator *fit;
-		JsonbValue	fv;
-		JsonbIteratorToken ftok;
 
 		old = MemoryContextSwitchTo(batch_cxt);
-		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-		fit = JsonbIteratorInit(&flags->root);
-		while ((ftok = JsonbIteratorNext(&fit, &fv, true)) != WJB_DONE)
+		initStringInfo(&leads);
+		appendStringInfoChar(&leads, '[');
+		for (n = 0; n < INSTANTLY_BATCH && NextLead(src, &lead); n++)
 		{
-			if (ftok == WJB_KEY || ftok == WJB_VALUE)
-				pushJsonbValue(&st, ftok, &fv);
+			if (n > 0)
+				appendBinaryStringInfo(&leads, ", ", 2);
+			WriteShapedLead(&leads, lead);
 		}
-		EcJsonbPushKey(&st, "campaign_id");
-		cid.type = jbvString;
-		cid.val.string.val = VARDATA_ANY(campaign_id);
-		cid.val.string.len = VARSIZE_ANY_EXHDR(campaign_id);
-		pushJsonbValue(&st, WJB_VALUE, &cid);
-		EcJsonbPushKey(&st, "leads");
-		pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
-		for (n = 0; n < INSTANTLY_BATCH && (tok = JsonbIteratorNext(&it, &v, true)) == WJB_ELEM; n++)
-		{
-			bool		is_object = v.type == jbvBinary && JsonContainerIsObject(v.val.binary.data);
-
-			CheckLead(is_object ? v.val.binary.data : NULL, is_object);
-			PushShapedLead(&st, v.val.binary.data);
-		}
-		pushJsonbValue(&st, WJB_END_ARRAY, NULL);
-		body = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+		appendStringInfoChar(&leads, ']');
 
 		/* convert_to(body::text, 'UTF8') */
-		json = JsonbToCString(NULL, &JsonbValueToJsonb(body)->root, 0);
+		json = WriteBody(flags, campaign_id, &leads);
 		len = strlen(json);
 		utf8 = pg_server_to_any(json, len, PG_UTF8);
 		if (utf8 != json)
@@ -489,5 +741,60 @@ ec_instantly_add_leads(PG_FUNCTION_ARGS)
 		MemoryContextReset(batch_cxt);
 	}
 	SPI_finish();
-	PG_RETURN_ARRAYTYPE_P(construct_array(ids, nbatches, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	return construct_array(ids, nbatches, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+}
+
+PG_FUNCTION_INFO_V1(ec_instantly_add_leads);
+
+/* ec.instantly_add_leads(campaign_id, leads, options, callback): QueueAddLeads of a jsonb array */
+Datum
+ec_instantly_add_leads(PG_FUNCTION_ARGS)
+{
+	char	   *url = AddLeadsUrl();
+	text	   *campaign_id = CheckCampaignId(fcinfo);
+	Jsonb	   *leads;
+	Jsonb	   *options;
+	LeadSource	src;
+	JsonbValue	v;
+
+	if (PG_ARGISNULL(1) || !JB_ROOT_IS_ARRAY(PG_GETARG_JSONB_P(1)) || JB_ROOT_IS_SCALAR(PG_GETARG_JSONB_P(1)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("leads must be a JSON array")));
+	options = CheckOptions(fcinfo);
+	leads = PG_GETARG_JSONB_P(1);
+
+	memset(&src, 0, sizeof(src));
+	src.count = JsonContainerSize(&leads->root);
+	src.it = JsonbIteratorInit(&leads->root);
+	(void) JsonbIteratorNext(&src.it, &v, true);	/* WJB_BEGIN_ARRAY */
+	PG_RETURN_ARRAYTYPE_P(QueueAddLeads(fcinfo, url, campaign_id, &src, options));
+}
+
+PG_FUNCTION_INFO_V1(ec_instantly_add_lead_array);
+
+/*
+ * ec.instantly_add_lead_array(campaign_id, leads jsonb[], options,
+ * callback): ec.instantly_add_leads of the array's elements (the feeder's
+ * array_agg of its leads, not aggregated again into one jsonb).
+ */
+Datum
+ec_instantly_add_lead_array(PG_FUNCTION_ARGS)
+{
+	char	   *url = AddLeadsUrl();
+	text	   *campaign_id = CheckCampaignId(fcinfo);
+	ArrayType  *leads;
+	Jsonb	   *options;
+	LeadSource	src;
+
+	if (PG_ARGISNULL(1) || ARR_NDIM(PG_GETARG_ARRAYTYPE_P(1)) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("leads must be a one-dimensional array")));
+	options = CheckOptions(fcinfo);
+	leads = PG_GETARG_ARRAYTYPE_P(1);
+
+	memset(&src, 0, sizeof(src));
+	deconstruct_array(leads, JSONBOID, -1, false, TYPALIGN_INT, &src.elems, &src.nulls, &src.count);
+	PG_RETURN_ARRAYTYPE_P(QueueAddLeads(fcinfo, url, campaign_id, &src, options));
 }
