@@ -513,6 +513,14 @@ COMMENT ON FUNCTION ec.feeder_lead(text, text, text, text, bigint, text, text, t
 								   numeric, integer, integer, numeric) IS
 	'A fed lead as the feeder queues it for Instantly: the arguments under their names, nulls left out';
 
+-- The detail of a lead's campaign_queued event: jsonb_build_object('local_date',
+-- local_date, 'rank', rank, 'persona', persona), in C (25,000 a run).
+CREATE FUNCTION ec.feeder_event_detail(local_date date, rank integer, persona text) RETURNS jsonb
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'ec_feeder_event_detail';
+COMMENT ON FUNCTION ec.feeder_event_detail(date, integer, text) IS
+	'The detail of a campaign_queued event: {local_date, rank, persona} as jsonb_build_object makes it';
+
 -- Queues the add-leads requests of one broker's feed through the HTTP room's
 -- Instantly adapter (1,000 leads a request, idempotency key per batch); the
 -- leads as an array of jsonb, as the feed aggregates them.
@@ -668,16 +676,17 @@ BEGIN
 				FROM pg_temp.feeder_picked p JOIN pg_temp.feeder_claim c ON c.broker_id = p.broker_id
 				WHERE NOT p.refed$q$, feed_brokers.local_date));
 
-	INSERT INTO ec.pipeline_events (event_type, lead_id, broker_id, detail)
-	SELECT 'campaign_queued', p.lead_id, p.broker_id,
-		   jsonb_build_object('local_date', feed_brokers.local_date, 'rank', p.rank, 'persona', p.persona)
-	FROM feeder_picked p;
+	PERFORM ec.insert_rows('ec.pipeline_events', ARRAY['event_type', 'lead_id', 'broker_id', 'detail'],
+		format($q$SELECT 'campaign_queued'::pg_catalog.text, p.lead_id, p.broker_id,
+					   ec.feeder_event_detail(%L::pg_catalog.date, p.rank, p.persona)
+				FROM pg_temp.feeder_picked p$q$, feed_brokers.local_date));
 
-	-- queued -> active (the lifecycle trigger dates them). The version
+	-- queued -> active (the lifecycle trigger checks the move). The version
 	-- locked above is the one to update (the lock keeps it current), found by
-	-- its ctid, not by a second probe of the primary key; updated_at is set
-	-- here as leads_touch would set it, so that trigger is spared each row.
-	UPDATE ec.leads l SET campaign_status = 'active', updated_at = now()
+	-- its ctid, not by a second probe of the primary key; updated_at and
+	-- added_to_campaign_at are set here as leads_touch and the lifecycle
+	-- trigger would set them, so neither copies each row again.
+	UPDATE ec.leads l SET campaign_status = 'active', updated_at = now(), added_to_campaign_at = now()
 	WHERE l.ctid = ANY ((SELECT array_agg(p.version) FROM feeder_picked p)::tid[]);
 	GET DIAGNOSTICS moved = ROW_COUNT;
 	IF moved <> (SELECT count(*) FROM feeder_picked) THEN

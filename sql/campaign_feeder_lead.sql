@@ -48,3 +48,12 @@ FROM fl;
 SELECT ec.feeder_lead('a@b.co', 'Ann', 'Lee', '+19415550100', 42, 'Carlos', NULL, 'tok', '1 Main St', 'Tampa', 'FL',
 	'33606', 688500.50, 77, 20, 87.25);
 SELECT ec.feeder_lead(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+
+-- ec.feeder_event_detail(local_date, rank, persona): the campaign_queued
+-- event's detail, the very object jsonb_build_object makes of the same
+SELECT d, r, p, ec.feeder_event_detail(d, r, p) AS detail,
+	   ec.feeder_event_detail(d, r, p) = jsonb_build_object('local_date', d, 'rank', r, 'persona', p) AS same,
+	   ec.feeder_event_detail(d, r, p)::text = jsonb_build_object('local_date', d, 'rank', r, 'persona', p)::text
+		 AS same_text
+FROM (VALUES ('2026-03-09'::date, 1, 'Carlos'), ('infinity', 250, 'Zoë "Z"'), ('-infinity', -3, ''),
+			 ('0044-03-15 BC', 2147483647, 'a\b'), (NULL, NULL, NULL), ('2026-11-01', 0, NULL)) v(d, r, p);

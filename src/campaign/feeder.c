@@ -16,6 +16,8 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
@@ -110,6 +112,54 @@ ec_feeder_lead(PG_FUNCTION_ARGS)
 	{
 		if (!PG_ARGISNULL(i))
 			PushArgument(&st, feeder_args[i].key, PG_GETARG_DATUM(i), feeder_args[i].type);
+	}
+	PG_RETURN_JSONB_P(JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
+}
+
+PG_FUNCTION_INFO_V1(ec_feeder_event_detail);
+
+/*
+ * ec.feeder_event_detail(local_date, rank, persona): the campaign_queued
+ * event's detail, as jsonb_build_object('local_date', local_date, 'rank',
+ * rank, 'persona', persona) makes it (a date as its JSON string, nulls kept)
+ */
+Datum
+ec_feeder_event_detail(PG_FUNCTION_ARGS)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue	v;
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	EcJsonbPushKey(&st, "local_date");
+	if (PG_ARGISNULL(0))
+		v.type = jbvNull;
+	else
+	{
+		v.type = jbvString;
+		v.val.string.val = JsonEncodeDateTime(NULL, PG_GETARG_DATUM(0), DATEOID, NULL);
+		v.val.string.len = strlen(v.val.string.val);
+	}
+	pushJsonbValue(&st, WJB_VALUE, &v);
+	EcJsonbPushKey(&st, "rank");
+	if (PG_ARGISNULL(1))
+		v.type = jbvNull;
+	else
+	{
+		v.type = jbvNumeric;
+		v.val.numeric = int64_to_numeric(PG_GETARG_INT32(1));
+	}
+	pushJsonbValue(&st, WJB_VALUE, &v);
+	if (PG_ARGISNULL(2))
+		EcJsonbPushText(&st, "persona", NULL);
+	else
+	{
+		text	   *t = PG_GETARG_TEXT_PP(2);
+
+		EcJsonbPushKey(&st, "persona");
+		v.type = jbvString;
+		v.val.string.val = VARDATA_ANY(t);
+		v.val.string.len = VARSIZE_ANY_EXHDR(t);
+		pushJsonbValue(&st, WJB_VALUE, &v);
 	}
 	PG_RETURN_JSONB_P(JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
 }

@@ -255,12 +255,17 @@ ec_set_added_to_campaign_at(PG_FUNCTION_ARGS)
 	if (!isnull && new_status == a->active)
 	{
 		bool		date_null;
+		TimestampTz now = GetCurrentTransactionStartTimestamp();
+		Datum		date = heap_getattr(tup, a->added_to_campaign_at, desc, &date_null);
 
-		(void) heap_getattr(tup, a->added_to_campaign_at, desc, &date_null);
-		if (update || date_null)
+		/*
+		 * (A row that already has this date, as the feeder's UPDATE sets
+		 * it, is left as it is: no copy of the row.)
+		 */
+		if ((update || date_null) && (date_null || DatumGetTimestampTz(date) != now))
 		{
 			int			attnum = a->added_to_campaign_at;
-			Datum		value = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+			Datum		value = TimestampTzGetDatum(now);
 			bool		value_null = false;
 
 			tup = heap_modify_tuple_by_cols(tup, desc, 1, &attnum, &value, &value_null);
