@@ -36,6 +36,7 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -2071,51 +2072,22 @@ CompareId(const void *a, const void *b)
 }
 
 /*
- * Run one batch INSERT plan in a subtransaction and mark the states it
- * wrote.  False when a race rolled it back (a key taken by another session,
- * or a deadlock with another bulk call): then no state was written.
+ * Run work(arg) in a subtransaction.  False when a race rolled it back (a
+ * key taken by another session, a deadlock with another bulk call); any
+ * other error is raised.
  */
 static bool
-BatchInsertTry(SPIPlanPtr plan, Datum *args, BState **states, int n, HTAB *keys)
+RunRaced(void (*work) (void *), void *arg)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 	volatile bool ok = true;
-	int			i;
-
-	for (i = 0; i < n; i++)
-		states[i]->lost = true;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		int			rc = SPI_execute_plan(plan, args, NULL, false, 0);
-		uint64		j;
-
-		if (rc != SPI_OK_INSERT_RETURNING)
-			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-		for (j = 0; j < SPI_processed; j++)
-		{
-			LeadRow		r;
-			bool		isnull;
-			BState	   *st;
-
-			r.id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 1, &isnull));
-			r.v[C_MAK] = SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 2, &r.null[C_MAK]);
-			r.v[C_APN_KEY] = SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 3, &r.null[C_APN_KEY]);
-			r.v[C_ADDR_HASH] = SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 4, &r.null[C_ADDR_HASH]);
-			st = KeyFind(keys, 'h', C_ADDR_HASH, &r);
-			if (st == NULL)
-				st = KeyFind(keys, 'm', C_MAK, &r);
-			if (st == NULL)
-				st = KeyFind(keys, 'a', C_APN_KEY, &r);
-			if (st == NULL)
-				elog(ERROR, "inserted lead " INT64_FORMAT " matches no lead of the batch", r.id);
-			st->row.id = r.id;
-			st->lost = false;
-		}
-		SPI_freetuptable(SPI_tuptable);
+		work(arg);
 		EcSubxactCommit(cxt, owner);
 	}
 	PG_CATCH();
@@ -2128,15 +2100,79 @@ BatchInsertTry(SPIPlanPtr plan, Datum *args, BState **states, int n, HTAB *keys)
 		ok = false;
 	}
 	PG_END_TRY();
-	if (!ok)
-	{
-		for (i = 0; i < n; i++)
-		{
-			states[i]->lost = true;
-			states[i]->row.id = 0;
-		}
-	}
 	return ok;
+}
+
+/* a batch INSERT's leads: marked lost until written, and lost again when rolled back */
+typedef struct BatchInsertArgs
+{
+	BState	  **states;
+	int			n;
+	SPIPlanPtr	plan;			/* through SQL: the plan, its arguments, the keys */
+	Datum	   *args;
+	HTAB	   *keys;
+	int			direct;			/* the direct way: 1 done, -1 not possible */
+} BatchInsertArgs;
+
+static void
+MarkLost(BState **states, int n)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		states[i]->lost = true;
+		states[i]->row.id = 0;
+	}
+}
+
+/* the INSERT plan's rows: each matched to its state by a key */
+static void
+BatchInsertSqlWork(void *arg)
+{
+	BatchInsertArgs *a = (BatchInsertArgs *) arg;
+	int			rc = SPI_execute_plan(a->plan, a->args, NULL, false, 0);
+	uint64		j;
+
+	if (rc != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	for (j = 0; j < SPI_processed; j++)
+	{
+		LeadRow		r;
+		bool		isnull;
+		BState	   *st;
+
+		r.id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 1, &isnull));
+		r.v[C_MAK] = SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 2, &r.null[C_MAK]);
+		r.v[C_APN_KEY] = SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 3, &r.null[C_APN_KEY]);
+		r.v[C_ADDR_HASH] = SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 4, &r.null[C_ADDR_HASH]);
+		st = KeyFind(a->keys, 'h', C_ADDR_HASH, &r);
+		if (st == NULL)
+			st = KeyFind(a->keys, 'm', C_MAK, &r);
+		if (st == NULL)
+			st = KeyFind(a->keys, 'a', C_APN_KEY, &r);
+		if (st == NULL)
+			elog(ERROR, "inserted lead " INT64_FORMAT " matches no lead of the batch", r.id);
+		st->row.id = r.id;
+		st->lost = false;
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * Run one batch INSERT plan in a subtransaction and mark the states it
+ * wrote.  False when a race rolled it back: then no state was written.
+ */
+static bool
+BatchInsertTry(SPIPlanPtr plan, Datum *args, BState **states, int n, HTAB *keys)
+{
+	BatchInsertArgs a = {states, n, plan, args, keys, 0};
+
+	MarkLost(states, n);
+	if (RunRaced(BatchInsertSqlWork, &a))
+		return true;
+	MarkLost(states, n);
+	return false;
 }
 
 /* a campaign_status label as the column's enum value (a handful of labels, cached per session) */
@@ -2164,6 +2200,60 @@ StatusEnumValue(Oid enumtype, Datum label)
 	return cache[ncache++].value;
 }
 
+static void
+BatchInsertDirectWork(void *arg)
+{
+	static const char *names[NCOLS];
+	BatchInsertArgs *a = (BatchInsertArgs *) arg;
+	EcRowWriter *w;
+	Oid			relid;
+	AttrNumber	id_att;
+	Oid			status_type = InvalidOid;
+	int			i;
+
+	if (names[0] == NULL)
+		for (i = 0; i < NCOLS; i++)
+			names[i] = Cols[i].name;
+	/* the columns must have the types this code gives them (before any trigger fires) */
+	relid = get_relname_relid("leads", get_namespace_oid("ec", false));
+	id_att = get_attnum(relid, "id");
+	if (id_att == InvalidAttrNumber)
+		a->direct = -1;
+	for (i = 0; i < NCOLS && a->direct != -1; i++)
+	{
+		Oid			t = get_atttype(relid, get_attnum(relid, Cols[i].name));
+
+		if (i == C_STATUS ? !OidIsValid(t) || get_typtype(t) != TYPTYPE_ENUM : t != Cols[i].type)
+			a->direct = -1;
+		if (i == C_STATUS)
+			status_type = t;
+	}
+	w = a->direct == -1 ? NULL : EcRowWriterOpenExtended("leads", NCOLS, names, EC_ROWWRITER_TRIGGERS);
+	if (w == NULL)
+	{
+		a->direct = -1;
+		return;
+	}
+	for (i = 0; i < a->n; i++)
+	{
+		BState	   *st = a->states[i];
+		Datum		v[NCOLS];
+		TupleTableSlot *slot;
+		bool		isnull;
+
+		memcpy(v, st->row.v, sizeof(v));
+		if (!st->row.null[C_STATUS])
+			v[C_STATUS] = StatusEnumValue(status_type, v[C_STATUS]);
+		slot = EcRowWriterPut(w, v, st->row.null);
+		if (slot == NULL)
+			continue;			/* a BEFORE trigger skipped it: the one-lead way */
+		st->row.id = DatumGetInt64(slot_getattr(slot, id_att, &isnull));
+		st->lost = false;
+	}
+	EcRowWriterClose(w);
+	a->direct = 1;
+}
+
 /*
  * The batch INSERT written as COPY writes rows (src/common/rowwriter.c),
  * with the table's triggers fired as an INSERT fires them: the same rows,
@@ -2171,87 +2261,18 @@ StatusEnumValue(Oid enumtype, Datum label)
  * projection, the text[] columns through their text form) or a RETURNING.
  * In a subtransaction, as BatchInsertTry.  1: written; 0: a race rolled it
  * back; -1: the table cannot be written this way (row security, a
- * column-level grant, an unexpected column type): nothing was done.
+ * column-level grant, an unexpected column type): nothing was written.
  */
 static int
 BatchInsertDirect(BState **states, int n)
 {
-	static const char *names[NCOLS];
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile int result = 1;
-	int			i;
+	BatchInsertArgs a = {states, n, NULL, NULL, NULL, 0};
 
-	if (names[0] == NULL)
-		for (i = 0; i < NCOLS; i++)
-			names[i] = Cols[i].name;
-	for (i = 0; i < n; i++)
-		states[i]->lost = true;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		EcRowWriter *w = EcRowWriterOpenExtended("leads", NCOLS, names, EC_ROWWRITER_TRIGGERS);
-		TupleDesc	desc = w ? RelationGetDescr(EcRowWriterRelation(w)) : NULL;
-		AttrNumber	id_att = w ? get_attnum(RelationGetRelid(EcRowWriterRelation(w)), "id") : InvalidAttrNumber;
-		Oid			status_type = InvalidOid;
-
-		/* the columns must have the types this code gives them */
-		for (i = 0; w != NULL && i < NCOLS; i++)
-		{
-			AttrNumber	a = get_attnum(RelationGetRelid(EcRowWriterRelation(w)), Cols[i].name);
-			Oid			t = TupleDescAttr(desc, a - 1)->atttypid;
-
-			if (i == C_STATUS ? get_typtype(t) != TYPTYPE_ENUM : t != Cols[i].type)
-				result = -1;
-			if (i == C_STATUS)
-				status_type = t;
-		}
-		if (w != NULL && id_att != InvalidAttrNumber && result == 1)
-		{
-			for (i = 0; i < n; i++)
-			{
-				BState	   *st = states[i];
-				Datum		v[NCOLS];
-				TupleTableSlot *slot;
-				bool		isnull;
-
-				memcpy(v, st->row.v, sizeof(v));
-				if (!st->row.null[C_STATUS])
-					v[C_STATUS] = StatusEnumValue(status_type, v[C_STATUS]);
-				slot = EcRowWriterPut(w, v, st->row.null);
-				if (slot == NULL)
-					continue;	/* a BEFORE trigger skipped it: the one-lead way */
-				st->row.id = DatumGetInt64(slot_getattr(slot, id_att, &isnull));
-				st->lost = false;
-			}
-		}
-		else
-			result = -1;
-		if (w != NULL)
-			EcRowWriterClose(w);
-		EcSubxactCommit(cxt, owner);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata = EcSubxactAbort(cxt, owner);
-
-		if (!IsRaceError(edata->sqlerrcode))
-			ReThrowError(edata);
-		FreeErrorData(edata);
-		result = 0;
-	}
-	PG_END_TRY();
-	if (result != 1)
-	{
-		for (i = 0; i < n; i++)
-		{
-			states[i]->lost = true;
-			states[i]->row.id = 0;
-		}
-	}
-	return result;
+	MarkLost(states, n);
+	if (RunRaced(BatchInsertDirectWork, &a) && a.direct == 1)
+		return 1;
+	MarkLost(states, n);
+	return a.direct == -1 ? -1 : 0;
 }
 
 /*
@@ -2283,6 +2304,39 @@ BatchInsert(BState **states, int n, HTAB *keys)
 		(void) BatchInsertTry(BatchInsertPlan, args, states, n, keys);
 }
 
+typedef struct BatchUpdateArgs
+{
+	BState	  **states;			/* sorted by id */
+	int			n;
+	SPIPlanPtr	plan;
+	Datum	   *args;
+} BatchUpdateArgs;
+
+/* the UPDATE plan's rows: each marks its state written */
+static void
+BatchUpdateWork(void *arg)
+{
+	BatchUpdateArgs *u = (BatchUpdateArgs *) arg;
+	int			rc = SPI_execute_plan(u->plan, u->args, NULL, false, 0);
+	uint64		j;
+
+	if (rc != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	for (j = 0; j < SPI_processed; j++)
+	{
+		bool		isnull;
+		BState		key;
+		BState	   *keyp = &key;
+		BState	  **found;
+
+		key.row.id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 1, &isnull));
+		found = bsearch(&keyp, u->states, u->n, sizeof(BState *), CompareId);
+		if (found)
+			(*found)->lost = false;
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
 /* the batch UPDATE, in a subtransaction: a key taken meanwhile loses the batch */
 static void
 BatchUpdate(BState **states, int n)
@@ -2293,8 +2347,6 @@ BatchUpdate(BState **states, int n)
 			   *tids;
 	int			i,
 				k = 0;
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
 	ColMask		mask = 0;
 	SPIPlanPtr	plan;
 
@@ -2323,42 +2375,13 @@ BatchUpdate(BState **states, int n)
 	args[k + 2] = PointerGetDatum(construct_array(tids, n, TIDOID, sizeof(ItemPointerData), false,
 												  TYPALIGN_SHORT));
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
 	{
-		int			rc = SPI_execute_plan(plan, args, NULL, false, 0);
-		uint64		j;
+		BatchUpdateArgs u = {states, n, plan, args};
 
-		if (rc != SPI_OK_UPDATE_RETURNING)
-			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-		for (j = 0; j < SPI_processed; j++)
-		{
-			bool		isnull;
-			BState		key;
-			BState	   *keyp = &key;
-			BState	  **found;
-
-			key.row.id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 1, &isnull));
-			/* the states are sorted by id */
-			found = bsearch(&keyp, states, n, sizeof(BState *), CompareId);
-			if (found)
-				(*found)->lost = false;
-		}
-		SPI_freetuptable(SPI_tuptable);
-		EcSubxactCommit(cxt, owner);
+		if (!RunRaced(BatchUpdateWork, &u))
+			for (i = 0; i < n; i++)
+				states[i]->lost = true;
 	}
-	PG_CATCH();
-	{
-		ErrorData  *edata = EcSubxactAbort(cxt, owner);
-
-		if (!IsRaceError(edata->sqlerrcode))
-			ReThrowError(edata);
-		FreeErrorData(edata);
-		for (i = 0; i < n; i++)
-			states[i]->lost = true;
-	}
-	PG_END_TRY();
 }
 
 /*

@@ -9,14 +9,14 @@
  *		earlier row of the file became that lead); deferred rows wait as
  *		'valid' for ec.ingest_finish (ec.upsert_staged_leads).
  *
- * Rows are written as COPY writes them: table_multi_insert of up to
- * INGEST_MULTI_INSERT slots at a time (one WAL record per page, not per
- * row), index entries through ExecInsertIndexTuples, column defaults
- * (the identity id, created_at) evaluated as COPY evaluates them, CHECK
- * constraints by ExecConstraints.  The INSERT privilege is checked first.
- * When row security applies to the caller, or someone has put a trigger on
- * the table, the rows go through one prepared INSERT over arrays instead,
- * so that policies and triggers see every row.
+ * Rows are written as COPY writes them (src/common/rowwriter.c):
+ * table_multi_insert of up to a thousand rows at a time (one WAL record per
+ * page, not per row), index entries through ExecInsertIndexTuples, column
+ * defaults (the identity id, created_at) evaluated as COPY evaluates them,
+ * CHECK constraints by ExecConstraints.  The INSERT privilege is checked
+ * first.  When row security applies to the caller, or someone has put an
+ * INSERT trigger on the table, the rows go through one prepared INSERT over
+ * arrays instead, so that policies and triggers see every row.
  *
  *-------------------------------------------------------------------------
  */
@@ -47,32 +47,23 @@
 #include "utils/rls.h"
 #include "rewrite/rewriteHandler.h"
 
+#include "common/rowwriter.h"
 #include "ingest/ingest.h"
 
-#define INGEST_MULTI_INSERT 1000
-
-/* Writing rows straight into the table, as COPY does. */
+/* Writing rows straight into the table, as COPY does (src/common/rowwriter.c). */
 typedef struct IngestWriter
 {
-	Relation	rel;
-	EState	   *estate;
-	ResultRelInfo *rri;
-	BulkInsertState bistate;
-	TupleTableSlot **slots;
-	int			natts;
-	ExprState **defaults;		/* per attribute not given here, or NULL */
-	int			a_upload,
-				a_row,
-				a_record,
-				a_status,
-				a_reasons,
-				a_lead,
-				a_action;		/* attribute numbers - 1 */
+	EcRowWriter *rows;			/* NULL: the SQL path */
 	Datum		valid,
 				upserted,
 				rejected,
 				duplicate;		/* ec.staging_status labels */
 } IngestWriter;
+
+/* the columns written, in the order of IngestWriteRows' values */
+static const char *const StagingCols[] = {
+	"upload_id", "row_number", "record", "validation_status", "reasons", "lead_id", "action"
+};
 
 struct IngestStager
 {
@@ -465,145 +456,66 @@ IngestUpsertRows(IngestStager *st)
 	IngestProgressPhase(INGEST_PHASE_PARSING);
 }
 
-static int
-IngestAttnum(Relation rel, const char *name)
-{
-	AttrNumber	a = get_attnum(RelationGetRelid(rel), name);
-
-	if (a == InvalidAttrNumber)
-		elog(ERROR, "column \"%s\" of ec.leads_staging is missing", name);
-	return a - 1;
-}
-
 /* Open ec.leads_staging for this upload: the direct writer, or the SQL path. */
 static void
 IngestWriterOpen(IngestStager *st)
 {
-	Oid			relid = get_relname_relid("leads_staging", get_namespace_oid("ec", false));
-	IngestWriter *w;
-	AclResult	acl;
+	IngestWriter *w = palloc0(sizeof(IngestWriter));
+	Relation	rel;
 	Oid			status_type;
-	int			i;
 
-	w = palloc0(sizeof(IngestWriter));
-	w->rel = table_open(relid, RowExclusiveLock);
-	acl = pg_class_aclcheck(relid, GetUserId(), ACL_INSERT);
-	if (acl != ACLCHECK_OK)
-		aclcheck_error(acl, OBJECT_TABLE, RelationGetRelationName(w->rel));
 	st->writer = w;
-	if (w->rel->trigdesc != NULL || check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED)
+	w->rows = EcRowWriterOpen("leads_staging", lengthof(StagingCols), StagingCols);
+	if (w->rows == NULL)
 	{
 		st->use_sql = true;
 		return;
 	}
-
-	w->estate = CreateExecutorState();
-	w->rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(w->rri, w->rel, 0, NULL, 0);
-	ExecOpenIndices(w->rri, false);
-	w->bistate = GetBulkInsertState();
-	w->natts = RelationGetDescr(w->rel)->natts;
-	w->a_upload = IngestAttnum(w->rel, "upload_id");
-	w->a_row = IngestAttnum(w->rel, "row_number");
-	w->a_record = IngestAttnum(w->rel, "record");
-	w->a_status = IngestAttnum(w->rel, "validation_status");
-	w->a_reasons = IngestAttnum(w->rel, "reasons");
-	w->a_lead = IngestAttnum(w->rel, "lead_id");
-	w->a_action = IngestAttnum(w->rel, "action");
-	status_type = TupleDescAttr(RelationGetDescr(w->rel), w->a_status)->atttypid;
+	rel = EcRowWriterRelation(w->rows);
+	status_type = get_atttype(RelationGetRelid(rel), get_attnum(RelationGetRelid(rel), "validation_status"));
 	w->valid = DirectFunctionCall2(enum_in, CStringGetDatum("valid"), ObjectIdGetDatum(status_type));
 	w->rejected = DirectFunctionCall2(enum_in, CStringGetDatum("rejected"), ObjectIdGetDatum(status_type));
 	w->upserted = DirectFunctionCall2(enum_in, CStringGetDatum("upserted"), ObjectIdGetDatum(status_type));
 	w->duplicate = DirectFunctionCall2(enum_in, CStringGetDatum("duplicate_in_file"), ObjectIdGetDatum(status_type));
-
-	/* the other columns take their defaults, as COPY gives them */
-	w->defaults = palloc0(sizeof(ExprState *) * w->natts);
-	for (i = 0; i < w->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(w->rel), i);
-		Node	   *def;
-
-		if (att->attisdropped || i == w->a_upload || i == w->a_row || i == w->a_record ||
-			i == w->a_status || i == w->a_reasons || i == w->a_lead || i == w->a_action)
-			continue;
-		def = build_column_default(w->rel, i + 1);
-		if (def != NULL)
-			w->defaults[i] = ExecPrepareExpr((Expr *) def, w->estate);
-	}
-	w->slots = palloc(sizeof(TupleTableSlot *) * INGEST_MULTI_INSERT);
-	for (i = 0; i < INGEST_MULTI_INSERT; i++)
-		w->slots[i] = table_slot_create(w->rel, NULL);
 }
 
 static void
 IngestWriterClose(IngestStager *st)
 {
 	IngestWriter *w = st->writer;
-	int			i;
 
 	if (w == NULL)
 		return;
-	if (!st->use_sql)
-	{
-		for (i = 0; i < INGEST_MULTI_INSERT; i++)
-			ExecDropSingleTupleTableSlot(w->slots[i]);
-		FreeBulkInsertState(w->bistate);
-		ExecCloseIndices(w->rri);
-		FreeExecutorState(w->estate);
-	}
-	table_close(w->rel, NoLock);
+	if (w->rows != NULL)
+		EcRowWriterClose(w->rows);
 	st->writer = NULL;
 }
 
-/* Rows [from, to) of the batch into slots, then into the table and its indexes. */
+/* The batch's rows into the table and its indexes. */
 static void
-IngestWriteSlots(IngestStager *st, int from, int to)
+IngestWriteRows(IngestStager *st)
 {
 	IngestWriter *w = st->writer;
-	ExprContext *econtext = GetPerTupleExprContext(w->estate);
-	CommandId	cid = GetCurrentCommandId(true);
-	int			n = to - from;
-	int			i,
-				k;
+	int			r;
 
-	for (k = 0; k < n; k++)
+	for (r = 0; r < st->n; r++)
 	{
-		TupleTableSlot *slot = w->slots[k];
-		int			r = from + k;
+		Datum		v[lengthof(StagingCols)];
+		bool		nulls[lengthof(StagingCols)] = {false, false, false, false, false, false, false};
 
-		ExecClearTuple(slot);
-		for (i = 0; i < w->natts; i++)
-		{
-			slot->tts_isnull[i] = true;
-			slot->tts_values[i] = (Datum) 0;
-			if (w->defaults[i] != NULL)
-				slot->tts_values[i] = ExecEvalExpr(w->defaults[i], econtext, &slot->tts_isnull[i]);
-		}
-		slot->tts_values[w->a_upload] = Int64GetDatum(st->upload_id);
-		slot->tts_values[w->a_row] = st->rownums[r];
-		slot->tts_values[w->a_record] = st->records[r];
-		slot->tts_values[w->a_status] = st->state[r] == 'r' ? w->rejected :
+		v[0] = Int64GetDatum(st->upload_id);
+		v[1] = st->rownums[r];
+		v[2] = st->records[r];
+		v[3] = st->state[r] == 'r' ? w->rejected :
 			st->state[r] == 'u' ? w->upserted : st->state[r] == 'd' ? w->duplicate : w->valid;
-		slot->tts_values[w->a_reasons] = st->reasons[r];
-		slot->tts_isnull[w->a_upload] = slot->tts_isnull[w->a_row] = slot->tts_isnull[w->a_record] =
-			slot->tts_isnull[w->a_status] = slot->tts_isnull[w->a_reasons] = false;
-		slot->tts_values[w->a_lead] = Int64GetDatum(st->lead_ids[r]);
-		slot->tts_isnull[w->a_lead] = st->lead_ids[r] == 0;
-		slot->tts_values[w->a_action] = st->actions[r] ? CStringGetTextDatum(st->actions[r]) : (Datum) 0;
-		slot->tts_isnull[w->a_action] = st->actions[r] == NULL;
-		ExecStoreVirtualTuple(slot);
-		if (w->rel->rd_att->constr != NULL)
-			ExecConstraints(w->rri, slot, w->estate);
-		ResetPerTupleExprContext(w->estate);
+		v[4] = st->reasons[r];
+		v[5] = Int64GetDatum(st->lead_ids[r]);
+		nulls[5] = st->lead_ids[r] == 0;
+		v[6] = st->actions[r] ? CStringGetTextDatum(st->actions[r]) : (Datum) 0;
+		nulls[6] = st->actions[r] == NULL;
+		(void) EcRowWriterPut(w->rows, v, nulls);
 	}
-	table_multi_insert(w->rel, w->slots, n, cid, 0, w->bistate);
-	for (k = 0; k < n; k++)
-	{
-		List	   *recheck = ExecInsertIndexTuples(w->rri, w->slots[k], w->estate, false, false, NULL, NIL);
-
-		list_free(recheck);
-		ResetPerTupleExprContext(w->estate);
-	}
+	EcRowWriterFlush(w->rows);
 }
 
 /* The same rows through SQL, for when policies or triggers must see them. */
@@ -686,12 +598,7 @@ IngestStagerFlush(IngestStager *st)
 		if (st->use_sql)
 			IngestWriteSql(st);
 		else
-		{
-			int			from;
-
-			for (from = 0; from < st->n; from += INGEST_MULTI_INSERT)
-				IngestWriteSlots(st, from, Min(from + INGEST_MULTI_INSERT, st->n));
-		}
+			IngestWriteRows(st);
 	}
 	st->n = 0;
 	MemoryContextReset(st->cxt);
