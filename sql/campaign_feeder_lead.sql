@@ -44,6 +44,19 @@ SELECT count(*) AS leads,
 			'property_state', property_state, 'property_zip', property_zip, 'est_equity_usd', est_equity_usd,
 			'owner_age', owner_age, 'years_owned', years_owned, 'lead_score', lead_score))::text) AS same_text
 FROM fl;
+-- every member found by its key (a lookup is a binary search over the keys:
+-- they are in jsonb's order), and the members in the same order
+SELECT count(*) FILTER (WHERE NOT EXISTS (SELECT FROM jsonb_each(r.b) e WHERE r.f -> e.key IS DISTINCT FROM e.value)
+						  AND ARRAY(SELECT jsonb_object_keys(r.f)) = ARRAY(SELECT jsonb_object_keys(r.b))) AS found
+FROM (SELECT ec.feeder_lead(email, first_name, last_name, phone, lead_id, persona, consent_link, consent_token,
+			property_address, property_city, property_state, property_zip, est_equity_usd, owner_age, years_owned,
+			lead_score) AS f,
+		   jsonb_strip_nulls(jsonb_build_object('email', email, 'first_name', first_name, 'last_name', last_name,
+			'phone', phone, 'lead_id', lead_id, 'persona', persona, 'consent_link', consent_link,
+			'consent_token', consent_token, 'property_address', property_address, 'property_city', property_city,
+			'property_state', property_state, 'property_zip', property_zip, 'est_equity_usd', est_equity_usd,
+			'owner_age', owner_age, 'years_owned', years_owned, 'lead_score', lead_score)) AS b
+	  FROM fl) r;
 -- one in full, and one with every argument null
 SELECT ec.feeder_lead('a@b.co', 'Ann', 'Lee', '+19415550100', 42, 'Carlos', NULL, 'tok', '1 Main St', 'Tampa', 'FL',
 	'33606', 688500.50, 77, 20, 87.25);

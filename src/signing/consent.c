@@ -587,14 +587,25 @@ EcMintKey(TimestampTz now)
 	return NULL;				/* keep compiler quiet */
 }
 
+/* n fresh nonces of EC_NONCE_BYTES each (one call of the strong generator for all) */
+static void
+EcNonces(unsigned char *nonces, int n)
+{
+	if (!pg_strong_random(nonces, (size_t) n * EC_NONCE_BYTES))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random nonce")));
+}
+
 /*
- * Signs one token for a lead with a fresh nonce: the token (palloc'd) and
- * the SHA-256 of its nonce, which is what ec.consent_tokens keeps.
+ * Signs one token for a lead with a fresh nonce (EC_NONCE_BYTES from
+ * EcNonces, used once): the token (palloc'd) and the SHA-256 of its
+ * nonce, which is what ec.consent_tokens keeps.
  */
 static text *
-EcMintOne(const EcKey *key, int64 lead_id, int64 iat, int64 exp, unsigned char *nonce_hash)
+EcMintOne(const EcKey *key, int64 lead_id, int64 iat, int64 exp, const unsigned char *nonce,
+		  unsigned char *nonce_hash)
 {
-	unsigned char nonce[EC_NONCE_BYTES];
 	char		jti[32];
 	size_t		jtilen;
 	char		header[sizeof(key->key_id) + 64];
@@ -602,11 +613,7 @@ EcMintOne(const EcKey *key, int64 lead_id, int64 iat, int64 exp, unsigned char *
 	char		out[EC_JWS_MAX_TOKEN];
 	size_t		outlen;
 
-	if (!pg_strong_random(nonce, sizeof(nonce)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate a random nonce")));
-	(void) ec_b64url_encode(nonce, sizeof(nonce), jti, sizeof(jti) - 1, &jtilen);
+	(void) ec_b64url_encode(nonce, EC_NONCE_BYTES, jti, sizeof(jti) - 1, &jtilen);
 	jti[jtilen] = '\0';
 	if (ec_sha256(jti, jtilen, nonce_hash) != 0)
 		ereport(ERROR,
@@ -647,8 +654,10 @@ ec_mint_consent_token(PG_FUNCTION_ARGS)
 	EcOwnerScope scope;
 	Oid			types[5] = {INT8OID, TEXTOID, BYTEAOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		values[5];
+	unsigned char nonce[EC_NONCE_BYTES];
 
-	token = EcMintOne(key, lead_id, iat, exp, nonce_hash);
+	EcNonces(nonce, 1);
+	token = EcMintOne(key, lead_id, iat, exp, nonce, nonce_hash);
 
 	values[0] = Int64GetDatum(lead_id);
 	values[1] = CStringGetTextDatum(key->key_id);
@@ -692,6 +701,7 @@ ec_mint_consent_tokens(PG_FUNCTION_ARGS)
 	int			i;
 	Datum	   *tokens;
 	Datum	   *hashes;
+	unsigned char *nonces;
 	EcOwnerScope scope;
 	Oid			types[5] = {INT8ARRAYOID, TEXTOID, BYTEAARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		values[5];
@@ -716,13 +726,16 @@ ec_mint_consent_tokens(PG_FUNCTION_ARGS)
 		PG_RETURN_ARRAYTYPE_P(construct_empty_array(TEXTOID));
 
 	key = EcMintKey(now);
+	nonces = palloc((size_t) n * EC_NONCE_BYTES);
+	EcNonces(nonces, n);
 	tokens = palloc(sizeof(Datum) * n);
 	hashes = palloc(sizeof(Datum) * n);
 	for (i = 0; i < n; i++)
 	{
 		unsigned char nonce_hash[EC_SHA256_LEN];
 
-		tokens[i] = PointerGetDatum(EcMintOne(key, DatumGetInt64(id_datums[i]), iat, exp, nonce_hash));
+		tokens[i] = PointerGetDatum(EcMintOne(key, DatumGetInt64(id_datums[i]), iat, exp,
+											  nonces + (size_t) i * EC_NONCE_BYTES, nonce_hash));
 		hashes[i] = ShaDatum(nonce_hash);
 	}
 
