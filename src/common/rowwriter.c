@@ -86,9 +86,11 @@ EcRowWriterOpenExtended(const char *relname, int ncols, const char *const *colna
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation \"ec.%s\" does not exist", relname)));
 	rel = table_open(relid, RowExclusiveLock);
+	/*
+	 * Without the table-level INSERT privilege (a grant on some columns
+	 * only), SQL decides: it checks each column.
+	 */
 	acl = pg_class_aclcheck(relid, GetUserId(), ACL_INSERT);
-	if (acl != ACLCHECK_OK && !triggers)
-		aclcheck_error(acl, OBJECT_TABLE, RelationGetRelationName(rel));
 	if (acl != ACLCHECK_OK || rel->rd_rel->relkind != RELKIND_RELATION ||
 		(triggers ? (rel->trigdesc != NULL && rel->trigdesc->trig_insert_instead_row) : HasInsertTriggers(rel)) ||
 		(rel->rd_att->constr != NULL && rel->rd_att->constr->has_generated_stored) ||

@@ -5,22 +5,21 @@
  *		of a buffer of slots (one WAL record per page, not per row), index
  *		entries through ExecInsertIndexTuples, the defaults of the columns
  *		not given (identity, now()) evaluated as COPY evaluates them, CHECK
- *		and NOT NULL constraints through ExecConstraints, the INSERT
- *		privilege checked at open.
+ *		and NOT NULL constraints through ExecConstraints.
  *
- *		It is for the extension's own append-only logs.  When row security
- *		applies to the caller, or the table has an INSERT trigger (a user's
- *		audit trigger, a foreign key), EcRowWriterOpen answers NULL and the
- *		caller writes through SQL instead, so that policies and triggers see
- *		every row.
+ *		It is for the extension's own tables (logs, staging, new leads).
+ *		EcRowWriterOpen answers NULL, and the caller writes through SQL
+ *		instead, when row security applies to the caller, when the caller
+ *		lacks the table-level INSERT privilege (SQL then checks each column),
+ *		and, without EC_ROWWRITER_TRIGGERS, when the table has an INSERT
+ *		trigger (a user's audit trigger, a foreign key): policies, grants
+ *		and triggers see every row.
  *
  *		With EC_ROWWRITER_TRIGGERS the table's INSERT triggers fire as an
  *		INSERT statement fires them (BEFORE/AFTER STATEMENT, BEFORE/AFTER
  *		ROW, transition tables, foreign-key checks at the end of the
  *		statement); rows are then written one at a time, at once, and
- *		EcRowWriterPut answers each row as written.  The caller then needs
- *		the table-level INSERT privilege; without it (a column-level grant),
- *		EcRowWriterOpen answers NULL too.
+ *		EcRowWriterPut answers each row as written.
  *
  *		w = EcRowWriterOpen("pipeline_events", 3, cols);
  *		if (w != NULL)
@@ -55,8 +54,10 @@ typedef struct EcRowWriter EcRowWriter;
 
 /*
  * Open ec.<relname> for appending rows of the ncols named columns (the
- * others take their defaults); NULL when the rows must go through SQL.
- * Raises when the caller may not insert into the table.
+ * others take their defaults); NULL when the rows must go through SQL: row
+ * security applies to the caller, the caller lacks the table-level INSERT
+ * privilege (SQL then checks each column), or (without
+ * EC_ROWWRITER_TRIGGERS) the table has an INSERT trigger.
  */
 extern EcRowWriter *EcRowWriterOpen(const char *relname, int ncols, const char *const *colnames);
 
