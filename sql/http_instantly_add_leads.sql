@@ -118,7 +118,8 @@ INSERT INTO calls (campaign_id, leads, options, callback) VALUES
 			   {"email": "\u00e9@x.co", "z": "\u0001ctrl \u001f \u007f"}]$j$,
 	 '{"a": 1, "aaaaa": [true], "zzzzz": {"k": null}, "idempotency_key": "t7", "lea": 0, "leads2": "x",
 	   "campaign_ic": 1, "campaign_idx": 2, "skip_if_in_list": {"x": "y"}}', NULL),
-	('c8', '[{"email": "a@b.co", "custom_variables": {"k": [1, [2, {}]], "l": {}}}]', '{"skip_if_in_campaign": false}', NULL);
+	('c8', '[{"email": "a@b.co", "custom_variables": {"k": [1, [2, {}]], "l": {}, "s\"\\": "q\\\""}, "e\b\f\r": "\b\f\r\"\\/"}]',
+	 '{"skip_if_in_campaign": false}', NULL);
 -- each call twice, rolled back in between: C, then the reference
 CREATE TEMP TABLE outcomes (n int, c text, reference text);
 DO $$

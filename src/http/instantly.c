@@ -345,6 +345,60 @@ KeyOrder(const char *a, int alen, const char *b, int blen)
 	return memcmp(a, b, alen);
 }
 
+/*
+ * A string as escape_json writes it (json.c: \b \f \n \r \t \" \\, other
+ * bytes below 0x20 as \u00XX, the rest as they are), copied in runs
+ * rather than byte by byte; jsonb strings hold no NUL.
+ */
+static void
+WriteString(StringInfo out, const char *s, int len)
+{
+	int			start = 0;
+	int			i;
+
+	appendStringInfoCharMacro(out, '"');
+	for (i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		if (i > start)
+			appendBinaryStringInfo(out, s + start, i - start);
+		start = i + 1;
+		switch (c)
+		{
+			case '\b':
+				appendBinaryStringInfo(out, "\\b", 2);
+				break;
+			case '\f':
+				appendBinaryStringInfo(out, "\\f", 2);
+				break;
+			case '\n':
+				appendBinaryStringInfo(out, "\\n", 2);
+				break;
+			case '\r':
+				appendBinaryStringInfo(out, "\\r", 2);
+				break;
+			case '\t':
+				appendBinaryStringInfo(out, "\\t", 2);
+				break;
+			case '"':
+				appendBinaryStringInfo(out, "\\\"", 2);
+				break;
+			case '\\':
+				appendBinaryStringInfo(out, "\\\\", 2);
+				break;
+			default:
+				appendStringInfo(out, "\\u%04x", (int) c);
+				break;
+		}
+	}
+	if (len > start)
+		appendBinaryStringInfo(out, s + start, len - start);
+	appendStringInfoCharMacro(out, '"');
+}
+
 /* A scalar as JsonbToCString writes it (jsonfuncs.c's jsonb_put_escaped_value). */
 static void
 WriteScalar(StringInfo out, const JsonbValue *v)
@@ -355,7 +409,7 @@ WriteScalar(StringInfo out, const JsonbValue *v)
 			appendBinaryStringInfo(out, "null", 4);
 			break;
 		case jbvString:
-			escape_json(out, pnstrdup(v->val.string.val, v->val.string.len));
+			WriteString(out, v->val.string.val, v->val.string.len);
 			break;
 		case jbvNumeric:
 			appendStringInfoString(out, DatumGetCString(DirectFunctionCall1(numeric_out,
@@ -379,7 +433,7 @@ WriteKey(StringInfo out, const char *key, int len, bool *first)
 	if (!*first)
 		appendBinaryStringInfo(out, ", ", 2);
 	*first = false;
-	escape_json(out, pnstrdup(key, len));
+	WriteString(out, key, len);
 	appendBinaryStringInfo(out, ": ", 2);
 }
 
@@ -398,7 +452,11 @@ static void
 WriteFlatValue(StringInfo out, const JsonbValue *v)
 {
 	if (v->type == jbvBinary)
-		escape_json(out, JsonbToCString(NULL, v->val.binary.data, v->val.binary.len));
+	{
+		char	   *txt = JsonbToCString(NULL, v->val.binary.data, v->val.binary.len);
+
+		WriteString(out, txt, strlen(txt));
+	}
 	else
 		WriteScalar(out, v);
 }
