@@ -217,12 +217,31 @@ AttnumOf(TupleDesc desc, const char *name)
 static const ScoreAttnums *
 AttnumsFor(FmgrInfo *flinfo, TupleDesc desc, Oid typid)
 {
+	/*
+	 * Also kept for the session: a trigger's flinfo lives one statement, and
+	 * looking nine names up among some fifty columns was a tenth of a
+	 * one-lead insert.  Valid while the row type's layout is the one the
+	 * type cache knows by the same identifier (any ALTER TABLE changes it).
+	 */
+	static ScoreAttnums session;
+	static uint64 session_layout = 0;
 	ScoreAttnums *a = (ScoreAttnums *) flinfo->fn_extra;
+	uint64		layout = 0;
 
 	if (a != NULL && a->typid == typid)
 		return a;
 	if (a == NULL)
 		a = MemoryContextAlloc(flinfo->fn_mcxt, sizeof(ScoreAttnums));
+	if (desc->tdtypmod < 0)
+	{
+		layout = lookup_type_cache(typid, TYPECACHE_TUPDESC)->tupDesc_identifier;
+		if (layout != 0 && session.typid == typid && session_layout == layout)
+		{
+			*a = session;
+			flinfo->fn_extra = a;
+			return a;
+		}
+	}
 	a->owner_age = AttnumOf(desc, "owner_age");
 	a->owner_occupied = AttnumOf(desc, "owner_occupied");
 	a->estimated_value = AttnumOf(desc, "estimated_value");
@@ -234,6 +253,11 @@ AttnumsFor(FmgrInfo *flinfo, TupleDesc desc, Oid typid)
 	a->lead_score = AttnumOf(desc, "lead_score");
 	a->typid = typid;
 	flinfo->fn_extra = a;
+	if (layout != 0)
+	{
+		session = *a;
+		session_layout = layout;
+	}
 	return a;
 }
 
