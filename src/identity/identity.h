@@ -10,6 +10,7 @@
 #define EC_IDENTITY_H
 
 #include "core/address.h"
+#include "storage/itemptr.h"
 
 extern void IdentityInit(void);
 
@@ -43,5 +44,19 @@ typedef enum EcCodeKind
 extern bool CodeLookup(const char *provider, const char *code,
 					   EcCodeKind *kind, EcVerdict *verdict);
 extern void CodesInit(void);
+
+/*
+ * Probing ec.leads' unique key indexes (lookup.c).  Open answers NULL when
+ * the lookup must go through SQL (row security, no SELECT privilege, an
+ * index not as expected).  Keys: 0 mak, 1 apn_key, 2 addr_hash.  Find
+ * copies the row's id, xmin, ctid and the named columns (types as given;
+ * an enum column asked for as text comes as its label).
+ */
+#define EC_PROBE_NKEYS 3
+typedef struct EcLeadProbe EcLeadProbe;
+extern EcLeadProbe *EcLeadProbeOpen(int ncols, const char *const *names, const Oid *types);
+extern bool EcLeadProbeFind(EcLeadProbe *p, int key, Datum value, int64 *id, TransactionId *xmin,
+							ItemPointer tid, Datum *values, bool *nulls);
+extern void EcLeadProbeClose(EcLeadProbe *p);
 
 #endif							/* EC_IDENTITY_H */

@@ -1479,6 +1479,50 @@ RowFromTuple(HeapTuple tup, TupleDesc desc, LeadRow *r)
 	}
 }
 
+/*
+ * The leads holding the lead's keys, by probing their unique indexes
+ * (lookup.c): the rows of the lookup SELECT, each once.  -1 when the
+ * lookup must be that SELECT.
+ */
+static int
+LookupDirect(const LeadIn *in, LeadRow *found)
+{
+	static const LeadCol keycols[EC_PROBE_NKEYS] = {C_MAK, C_APN_KEY, C_ADDR_HASH};
+	static const char *names[NCOLS];
+	static Oid	types[NCOLS];
+	EcLeadProbe *probe;
+	int			k,
+				n = 0;
+
+	if (names[0] == NULL)
+	{
+		for (k = 0; k < NCOLS; k++)
+		{
+			names[k] = Cols[k].name;
+			types[k] = Cols[k].type;
+		}
+	}
+	probe = EcLeadProbeOpen(NCOLS, names, types);
+	if (probe == NULL)
+		return -1;
+	for (k = 0; k < EC_PROBE_NKEYS; k++)
+	{
+		LeadRow    *r = &found[n];
+		int			j;
+
+		if (in->row.null[keycols[k]] ||
+			!EcLeadProbeFind(probe, k, in->row.v[keycols[k]], &r->id, &r->xmin, &r->tid, r->v, r->null))
+			continue;
+		for (j = 0; j < n; j++)
+			if (found[j].id == r->id)
+				break;
+		if (j == n)
+			n++;				/* a row found by two keys is one row */
+	}
+	EcLeadProbeClose(probe);
+	return n;
+}
+
 static char *
 Nulls(const LeadRow *r, char *buf)
 {
@@ -1704,13 +1748,17 @@ UpsertOne(LeadIn *in, LeadOut *out)
 			args[nkeys++] = in->row.v[C_ADDR_HASH];
 		}
 		Assert(keys != 0);		/* a lead without keys was rejected */
-		rc = SPI_execute_plan(LookupPlanFor(keys), args, NULL, false, 3);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-		nfound = (int) Min(SPI_processed, 3);
-		for (i = 0; i < (uint64) nfound; i++)
-			RowFromTuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, &found[i]);
-		SPI_freetuptable(SPI_tuptable);
+		nfound = LookupDirect(in, found);
+		if (nfound < 0)
+		{
+			rc = SPI_execute_plan(LookupPlanFor(keys), args, NULL, false, 3);
+			if (rc != SPI_OK_SELECT)
+				elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+			nfound = (int) Min(SPI_processed, 3);
+			for (i = 0; i < (uint64) nfound; i++)
+				RowFromTuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, &found[i]);
+			SPI_freetuptable(SPI_tuptable);
+		}
 		for (i = 0; i < (uint64) nfound; i++)
 		{
 			if (KeyEquals(&found[i], C_MAK, in))
