@@ -12,11 +12,11 @@
  *
  * The check done here, once per foreign key after the rows are written:
  *
- *		SELECT count(*) FROM unnest(<distinct keys>) k(v),
- *			LATERAL (SELECT FROM ONLY <pk table> x
- *					 WHERE x.<pk column> = k.v FOR KEY SHARE OF x) l
+ *		SELECT count(*) FROM (SELECT FROM ONLY <pk table> x
+ *			WHERE x.<pk column> = ANY (<distinct keys>) FOR KEY SHARE OF x) l
  *
- * run as the referenced table's owner with row security not forced, with
+ * planned as a scan of the referenced key's index (sequential and bitmap
+ * scans switched off for it), run as the referenced table's owner with row security not forced, with
  * a fresh snapshot, as RI_FKey_check runs its own query
  * ("SELECT 1 FROM ONLY <pk table> x WHERE <pk column> = $1 FOR KEY SHARE
  * OF x") for each row. It is that query for every distinct key, in one
@@ -68,6 +68,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -449,6 +450,7 @@ CheckFkey(EcBulkInsert *bi, EcBulkFkey *fk)
 	int			save_sec_context;
 	int64		locked;
 	bool		isnull;
+	int			nestlevel;
 
 	if (fk->nkeys == 0)
 		return;
@@ -464,8 +466,8 @@ CheckFkey(EcBulkInsert *bi, EcBulkFkey *fk)
 	pkrel = table_open(fk->pkrelid, RowShareLock);
 	pkname = pstrdup(RelationGetRelationName(pkrel));
 	pkcol = get_attname(fk->pkrelid, fk->pkattnum, false);
-	query = psprintf("SELECT pg_catalog.count(*) FROM pg_catalog.unnest($1) AS k(v),"
-					 " LATERAL (SELECT FROM ONLY %s x WHERE x.%s OPERATOR(pg_catalog.=) k.v FOR KEY SHARE OF x) AS l",
+	query = psprintf("SELECT pg_catalog.count(*) FROM (SELECT FROM ONLY %s x"
+					 " WHERE x.%s OPERATOR(pg_catalog.=) ANY ($1) FOR KEY SHARE OF x) AS l",
 					 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(pkrel)), pkname),
 					 quote_identifier(pkcol));
 	argtype = fk->typid == INT8OID ? INT8ARRAYOID : INT4ARRAYOID;
@@ -477,8 +479,13 @@ CheckFkey(EcBulkInsert *bi, EcBulkFkey *fk)
 						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* each key looked up in the referenced table's key index, as one scan */
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	if (SPI_execute_with_args(query, 1, &argtype, &arg, NULL, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "foreign key check of \"%s\" failed", RelationGetRelationName(bi->rel));
+	AtEOXact_GUC(true, nestlevel);
 	locked = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (locked != n)
 	{
