@@ -57,6 +57,12 @@ SELECT ec.insert_rows('ir.child', ARRAY['label', 'label'], $$SELECT 'x', 'y'$$);
 SELECT ec.insert_rows('ir.child', ARRAY['parent_id', 'label'], $$SELECT 1, 'x'$$);
 SELECT ec.insert_rows('ir.child', ARRAY['parent_id', 'label'], $$SELECT 1::bigint$$);
 SELECT ec.insert_rows('ir.child', '{}', $$SELECT 1$$);
+-- an identity GENERATED ALWAYS takes no value, as for INSERT
+CREATE TABLE ir.always (id bigint GENERATED ALWAYS AS IDENTITY, v text);
+SELECT ec.insert_rows('ir.always', ARRAY['id', 'v'], $$SELECT 5::bigint, 'x'$$);
+INSERT INTO ir.always (id, v) SELECT 5::bigint, 'x';
+SELECT ec.insert_rows('ir.always', ARRAY['v'], $$SELECT 'x' UNION ALL SELECT 'y'$$) AS inserted;
+SELECT * FROM ir.always ORDER BY id;
 
 -- the privileges of INSERT: a role without them is refused
 CREATE ROLE ir_reader;

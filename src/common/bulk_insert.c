@@ -266,6 +266,11 @@ EcBulkInsertBegin(Oid relid, int ncolumns, const char *const *columns)
 			ereport(ERROR,
 					(errcode(ERRCODE_DUPLICATE_COLUMN),
 					 errmsg("column \"%s\" specified more than once", columns[i])));
+		if (TupleDescAttr(desc, attnum - 1)->attidentity == ATTRIBUTE_IDENTITY_ALWAYS)
+			ereport(ERROR,
+					(errcode(ERRCODE_GENERATED_ALWAYS),
+					 errmsg("cannot insert a non-DEFAULT value into column \"%s\"", columns[i]),
+					 errdetail("Column \"%s\" is an identity column defined as GENERATED ALWAYS.", columns[i])));
 		rte->insertedCols = bms_add_member(rte->insertedCols, attnum - FirstLowInvalidHeapAttributeNumber);
 		bi->attnums[i] = attnum;
 	}
