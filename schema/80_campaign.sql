@@ -624,9 +624,13 @@ BEGIN
 			SELECT l.id, m.lead_score, l.email, l.first_name, l.last_name, l.phone, l.property_address,
 				   l.property_city, l.property_state, l.property_zip, l.estimated_equity, l.owner_age,
 				   l.years_owned, l.lead_score AS live_score, l.ctid AS version
-			FROM ec.mv_contactable_leads m JOIN ec.leads l ON l.id = m.id
-			WHERE m.assigned_broker_id = c.broker_id AND m.campaign_status = 'queued'
-			  AND l.assigned_broker_id = c.broker_id AND l.campaign_status = 'queued'
+			-- (the view's rows from its index alone: as a subquery of its own
+			-- it is not a row of the locking query that would need its ctid)
+			FROM (SELECT v.id, v.lead_score FROM ec.mv_contactable_leads v
+				  WHERE v.assigned_broker_id = c.broker_id AND v.campaign_status = 'queued'
+				  ORDER BY v.lead_score DESC, v.id OFFSET 0) m
+			JOIN ec.leads l ON l.id = m.id
+			WHERE l.assigned_broker_id = c.broker_id AND l.campaign_status = 'queued'
 			  AND (l.email_verified OR l.phone_verified) AND NOT l.email_opt_out AND l.email IS NOT NULL
 			ORDER BY m.lead_score DESC, m.id
 			LIMIT c.cap
