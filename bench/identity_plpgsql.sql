@@ -56,7 +56,8 @@ CREATE TRIGGER pl_touch BEFORE UPDATE ON bench.pl_leads
 CREATE TRIGGER pl_score BEFORE INSERT OR UPDATE OF owner_age, owner_occupied, estimated_value, estimated_equity,
 		years_owned, email_verified, phone_verified, assigned_broker_id ON bench.pl_leads
 	FOR EACH ROW EXECUTE FUNCTION ec.leads_set_score();
-CREATE TABLE bench.pl_events (LIKE ec.pipeline_events INCLUDING ALL);
+CREATE TABLE bench.pl_events (LIKE ec.pipeline_events INCLUDING ALL EXCLUDING CONSTRAINTS);
+ALTER TABLE bench.pl_events ADD CONSTRAINT pipeline_events_values_check CHECK (ec.pipeline_events_row_ok(pl_events.*));
 VACUUM ANALYZE bench.pl_leads;
 
 CREATE FUNCTION bench.pl_union(a text[], b text[]) RETURNS text[] LANGUAGE sql IMMUTABLE AS $$

@@ -439,14 +439,25 @@ ec_leads_values_ok(PG_FUNCTION_ARGS)
  * whole-row reference, so such a copy says EXCLUDING CONSTRAINTS and adds
  * CHECK (ec.leads_row_ok(its_name.*)) itself.
  */
+/* the columns a row check reads, with the type each must have (0: an enum) */
+typedef struct RowShape
+{
+	const char *function;		/* for errors */
+	const char *table;
+	int			ncols;
+	const char *const *columns;
+	const Oid  *types;
+} RowShape;
+
 typedef struct RowCheckCache
 {
 	Oid			typid;
 	uint64		tupdesc_id;		/* the type cache's identifier of its layout */
 	int			natts;
 	int			attno[NARGS];	/* attribute index of each checked column */
-	Oid			active;
-	Oid			collation;		/* the email column's, for its pattern */
+	Oid			atttype[NARGS];
+	Oid			collation[NARGS];
+	Oid			active;			/* leads: the campaign_status enum's 'active' */
 } RowCheckCache;
 
 /* the type each checked column must have (0: an enum) */
@@ -457,15 +468,10 @@ static const Oid LeadCheckTypes[NARGS] = {
 	TEXTOID, BOOLOID, TIMESTAMPTZOID
 };
 
-/*
- * Kept for the session (the flinfo of a CHECK lives one statement): valid
- * while the row type's layout is the one the type cache knows by the same
- * identifier, which changes with any ALTER TABLE.
- */
-static RowCheckCache RowCheck;
+static const RowShape LeadShape = {"ec.leads_row_ok", "ec.leads", NARGS, LeadCheckColumns, LeadCheckTypes};
 
 static void
-RowCheckPrepare(RowCheckCache *c, TupleDesc desc, Oid typid, uint64 tupdesc_id)
+RowCheckPrepare(const RowShape *shape, RowCheckCache *c, TupleDesc desc, Oid typid, uint64 tupdesc_id)
 {
 	int			i,
 				a;
@@ -473,71 +479,66 @@ RowCheckPrepare(RowCheckCache *c, TupleDesc desc, Oid typid, uint64 tupdesc_id)
 	c->typid = InvalidOid;		/* until complete */
 	c->natts = desc->natts;
 	c->active = InvalidOid;
-	for (i = 0; i < NARGS; i++)
+	for (i = 0; i < shape->ncols; i++)
 	{
 		Form_pg_attribute att = NULL;
 
 		for (a = 0; a < desc->natts; a++)
 		{
 			att = TupleDescAttr(desc, a);
-			if (!att->attisdropped && strcmp(NameStr(att->attname), LeadCheckColumns[i]) == 0)
+			if (!att->attisdropped && strcmp(NameStr(att->attname), shape->columns[i]) == 0)
 				break;
 		}
 		if (a == desc->natts ||
-			(OidIsValid(LeadCheckTypes[i]) ? att->atttypid != LeadCheckTypes[i] :
+			(OidIsValid(shape->types[i]) ? att->atttypid != shape->types[i] :
 			 get_typtype(att->atttypid) != TYPTYPE_ENUM))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("ec.leads_row_ok: row type %s has no column \"%s\" of the type ec.leads gives it",
-							format_type_be(typid), LeadCheckColumns[i])));
+					 errmsg("%s: row type %s has no column \"%s\" of the type %s gives it",
+							shape->function, format_type_be(typid), shape->columns[i], shape->table)));
 		c->attno[i] = a;
-		if (strcmp(LeadCheckColumns[i], "campaign_status") == 0)
-			c->active = ActiveOf(att->atttypid);
-		if (strcmp(LeadCheckColumns[i], "email") == 0)
-			c->collation = att->attcollation;
+		c->atttype[i] = att->atttypid;
+		c->collation[i] = att->attcollation;
 	}
 	c->tupdesc_id = tupdesc_id;
 	c->typid = typid;
 }
 
-PG_FUNCTION_INFO_V1(ec_leads_row_ok);
-
-Datum
-ec_leads_row_ok(PG_FUNCTION_ARGS)
+/*
+ * The shape's columns of the row in argument 0, through the cache c (for
+ * the session; see below).  True when c was prepared by this call.
+ */
+static bool
+RowCheckRead(FunctionCallInfo fcinfo, const RowShape *shape, RowCheckCache *c, RowCheckCache *local,
+			 Datum *v, bool *isnull)
 {
-	HeapTupleHeader rec;
-	Oid			typid;
-	int32		typmod;
-	TupleDesc	desc;
+	HeapTupleHeader rec = PG_GETARG_HEAPTUPLEHEADER(0);
+	Oid			typid = HeapTupleHeaderGetTypeId(rec);
+	int32		typmod = HeapTupleHeaderGetTypMod(rec);
+	TupleDesc	desc = lookup_rowtype_tupdesc(typid, typmod);
 	HeapTupleData tup;
-	RowCheckCache local;
-	RowCheckCache *c = &RowCheck;
 	Datum	   *vals;
 	bool	   *nulls;
-	Datum		v[NARGS];
-	bool		isnull[NARGS];
+	bool		prepared = false;
 	int			i;
 
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	rec = PG_GETARG_HEAPTUPLEHEADER(0);
-	typid = HeapTupleHeaderGetTypeId(rec);
-	typmod = HeapTupleHeaderGetTypMod(rec);
-	desc = lookup_rowtype_tupdesc(typid, typmod);
 	if (typmod >= 0)
 	{
 		/* an anonymous record type: prepared for this row only */
-		c = &local;
-		RowCheckPrepare(c, desc, typid, 0);
+		RowCheckPrepare(shape, local, desc, typid, 0);
+		*c = *local;
+		prepared = true;
 	}
 	else
 	{
 		TypeCacheEntry *tc = lookup_type_cache(typid, TYPECACHE_TUPDESC);
 
 		if (c->typid != typid || c->tupdesc_id != tc->tupDesc_identifier || c->natts != desc->natts)
-			RowCheckPrepare(c, desc, typid, tc->tupDesc_identifier);
+		{
+			RowCheckPrepare(shape, c, desc, typid, tc->tupDesc_identifier);
+			prepared = true;
+		}
 	}
-
 	tup.t_len = HeapTupleHeaderGetDatumLength(rec);
 	ItemPointerSetInvalid(&tup.t_self);
 	tup.t_tableOid = InvalidOid;
@@ -546,13 +547,88 @@ ec_leads_row_ok(PG_FUNCTION_ARGS)
 	nulls = palloc(sizeof(bool) * desc->natts);
 	heap_deform_tuple(&tup, desc, vals, nulls);
 	ReleaseTupleDesc(desc);
-	for (i = 0; i < NARGS; i++)
+	for (i = 0; i < shape->ncols; i++)
 	{
 		v[i] = vals[c->attno[i]];
 		isnull[i] = nulls[c->attno[i]];
 	}
-	CheckLeadValues(v, isnull, c->active, c->collation);
 	pfree(vals);
 	pfree(nulls);
+	return prepared;
+}
+
+/*
+ * Kept for the session (the flinfo of a CHECK lives one statement): valid
+ * while the row type's layout is the one the type cache knows by the same
+ * identifier, which changes with any ALTER TABLE.
+ */
+static RowCheckCache LeadRowCheck;
+static RowCheckCache EventRowCheck;
+
+PG_FUNCTION_INFO_V1(ec_leads_row_ok);
+
+Datum
+ec_leads_row_ok(PG_FUNCTION_ARGS)
+{
+	RowCheckCache local;
+	RowCheckCache *c = &LeadRowCheck;
+	Datum		v[NARGS];
+	bool		isnull[NARGS];
+	bool		anonymous;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	anonymous = HeapTupleHeaderGetTypMod(PG_GETARG_HEAPTUPLEHEADER(0)) >= 0;
+	if (anonymous)
+		c = &local;
+	if (RowCheckRead(fcinfo, &LeadShape, c, &local, v, isnull))
+		c->active = ActiveOf(c->atttype[NVALUES + 3]);
+	CheckLeadValues(v, isnull, c->active, c->collation[0]);
+	PG_RETURN_BOOL(true);
+}
+
+/*
+ * ec.pipeline_events_row_ok(record): pipeline_events_values_check, the
+ * log's two value checks over its row (the reason is that of
+ * ec.leads_row_ok: two CHECK expressions to read per statement cost more
+ * than writing the event).  event_type must be a lower-case name,
+ * duration_ms zero or more; NULL passes; a violation raises check_violation
+ * naming the column.
+ */
+static const char *const EventCheckColumns[2] = {"event_type", "duration_ms"};
+static const Oid EventCheckTypes[2] = {TEXTOID, NUMERICOID};
+static const RowShape EventShape = {"ec.pipeline_events_row_ok", "ec.pipeline_events", 2,
+EventCheckColumns, EventCheckTypes};
+
+PG_FUNCTION_INFO_V1(ec_pipeline_events_row_ok);
+
+Datum
+ec_pipeline_events_row_ok(PG_FUNCTION_ARGS)
+{
+	RowCheckCache local;
+	RowCheckCache *c = &EventRowCheck;
+	Datum		v[2];
+	bool		isnull[2];
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	if (HeapTupleHeaderGetTypMod(PG_GETARG_HEAPTUPLEHEADER(0)) >= 0)
+		c = &local;
+	(void) RowCheckRead(fcinfo, &EventShape, c, &local, v, isnull);
+	if (!isnull[0] && !DatumGetBool(DirectFunctionCall1(ec_is_snake_name, v[0])))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("new row violates check constraint \"%s\": %s",
+						"pipeline_events_values_check",
+						"event_type must be a lower-case name (a letter, then letters, digits and underscores)"),
+				 err_generic_string(PG_DIAG_COLUMN_NAME, "event_type"),
+				 err_generic_string(PG_DIAG_CONSTRAINT_NAME, "pipeline_events_values_check")));
+	if (!isnull[1] && NumericCmpInt(v[1], 0) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("new row violates check constraint \"%s\": %s",
+						"pipeline_events_values_check", "duration_ms must be zero or more"),
+				 err_generic_string(PG_DIAG_COLUMN_NAME, "duration_ms"),
+				 err_generic_string(PG_DIAG_CONSTRAINT_NAME, "pipeline_events_values_check")));
 	PG_RETURN_BOOL(true);
 }
