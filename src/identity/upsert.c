@@ -8,10 +8,12 @@
  *	1. parse the jsonb (keys of ec.leads plus provider fields; unknown keys
  *	   go to extra) and derive the keys with the pure core: MAK, the
  *	   county-scoped APN key, addr_hash;
- *	2. look the three keys up in one indexed statement;
+ *	2. look the three keys up: one probe of each key's unique index
+ *	   (lookup.c), or one indexed statement for a batch;
  *	3. cascade: the lead holding the MAK wins, then the APN's, then the
- *	   address hash's; none -> INSERT ... ON CONFLICT DO NOTHING (a racing
- *	   session's insert makes it find that lead on the next pass);
+ *	   address hash's; none -> INSERT in a subtransaction (a racing
+ *	   session's insert of the same key rolls it back, and the lead finds
+ *	   that lead on the next pass);
  *	4. merge safely: NULL/empty never overwrites, verified stays verified
  *	   unless a provider code says invalid, arrays are unioned in order,
  *	   payloads kept per provider, keys filled only where empty and never
@@ -20,10 +22,10 @@
  *	   becomes 'queued';
  *	5. a pipeline_events row (dedupe_success / dedupe_failed, duration_ms).
  *
- * No unique violation reaches the caller: inserts use ON CONFLICT DO
- * NOTHING, and the rare update that fills in a key runs in a
- * subtransaction whose unique violation sends the lead round the cascade
- * again.  Values are validated here so that no CHECK constraint can fail.
+ * No unique violation reaches the caller: inserts, and the updates that
+ * fill in a key, run in a subtransaction whose unique violation sends the
+ * lead round the cascade again (a batch falls back to INSERT ... ON
+ * CONFLICT DO NOTHING).  Values are validated here so that no CHECK constraint can fail.
  *
  * Every statement is a prepared plan kept for the session, with
  * parameters only.
@@ -215,7 +217,7 @@ typedef struct Batch
 #define NUMERIC_TYPMOD_12_3 ((int32) (((12 << 16) | 3) + VARHDRSZ))
 
 static SPIPlanPtr LookupPlans[8];	/* by the keys a lead has: 1 MAK, 2 APN, 4 hash */
-static SPIPlanPtr InsertPlan = NULL;
+static SPIPlanPtr InsertPlainPlan = NULL;
 static SPIPlanPtr EventPlan = NULL;
 static SPIPlanPtr EventOnePlan = NULL;
 static SPIPlanPtr DlqPlan = NULL;
@@ -294,6 +296,7 @@ static MaskPlans UpdatePlans;		/* one lead: scalar parameters */
 static MaskPlans BatchUpdatePlans;	/* a batch: array parameters */
 
 static SPIPlanPtr BuildUpdatePlan(ColMask mask, bool batch);
+static bool RunRaced(void (*work) (void *), void *arg);
 
 static SPIPlanPtr
 UpdatePlanFor(ColMask *mask, bool batch)
@@ -379,8 +382,8 @@ PreparePlans(void)
 	for (i = 0; i < NCOLS; i++)
 		appendStringInfo(&sql, i == C_STATUS ? "%s$%d::ec.campaign_status" : "%s$%d",
 						 i ? ", " : "", i + 1);
-	appendStringInfoString(&sql, ") ON CONFLICT DO NOTHING RETURNING id");
-	InsertPlan = Prepare(sql.data, NCOLS, types);
+	appendStringInfoString(&sql, ") RETURNING id");
+	InsertPlainPlan = Prepare(sql.data, NCOLS, types);
 
 	{
 		Oid			et[6] = {TEXTARRAYOID, BOOLARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
@@ -1537,14 +1540,14 @@ Nulls(const LeadRow *r, char *buf)
 
 /* INSERT ... ON CONFLICT DO NOTHING; 0 when a racing lead took a key */
 static int64
-InsertLead(const LeadRow *r)
+InsertLeadWith(SPIPlanPtr plan, const LeadRow *r)
 {
 	char		nulls[NCOLS + 2];
 	int			rc;
 	bool		isnull;
 	int64		id;
 
-	rc = SPI_execute_plan(InsertPlan, (Datum *) r->v, Nulls(r, nulls), false, 1);
+	rc = SPI_execute_plan(plan, (Datum *) r->v, Nulls(r, nulls), false, 1);
 	if (rc != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
@@ -1553,6 +1556,36 @@ InsertLead(const LeadRow *r)
 		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 	return id;
+}
+
+typedef struct InsertPlainArgs
+{
+	const LeadRow *row;
+	int64		id;
+} InsertPlainArgs;
+
+static void
+InsertPlainWork(void *arg)
+{
+	InsertPlainArgs *a = (InsertPlainArgs *) arg;
+
+	a->id = InsertLeadWith(InsertPlainPlan, a->row);
+}
+
+/*
+ * A new lead by a plain INSERT in a subtransaction: the key was looked up a
+ * moment ago, and ON CONFLICT DO NOTHING probes each unique index once more
+ * before inserting (more than the subtransaction costs).  0 when a racing
+ * session took a key: the lead goes round the cascade again.
+ */
+static int64
+InsertLeadPlain(const LeadRow *r)
+{
+	InsertPlainArgs a = {r, 0};
+
+	if (!RunRaced(InsertPlainWork, &a))
+		return 0;
+	return a.id;
 }
 
 /*
@@ -1610,47 +1643,34 @@ HoldsLocks(void)
 	return TransactionIdIsValid(GetTopTransactionIdIfAny());
 }
 
+typedef struct UpdateGuardedArgs
+{
+	const LeadRow *row;
+	ColMask		mask;
+	bool		ok;
+} UpdateGuardedArgs;
+
+static void
+UpdateGuardedWork(void *arg)
+{
+	UpdateGuardedArgs *a = (UpdateGuardedArgs *) arg;
+
+	a->ok = UpdateLead(a->row, a->mask);
+}
+
 /*
- * Write a lead (INSERT when insert, else the version-guarded UPDATE) in a
- * subtransaction.  A unique violation (a racing session took a key) or a
- * deadlock (a bulk call of another session locking the same leads in
- * another order) rolls the subtransaction back, releasing its locks, and
- * returns false: the caller goes round again.  *id gets the inserted id (0
- * when ON CONFLICT did nothing); for an update, false also means the
- * version read was changed meanwhile.
+ * The version-guarded UPDATE in a subtransaction.  A unique violation (a
+ * racing session took a key) or a deadlock (a bulk call of another session
+ * locking the same leads in another order) rolls it back, releasing its
+ * locks, and returns false, as does a version changed meanwhile: the caller
+ * goes round again.
  */
 static bool
-WriteLeadGuarded(const LeadRow *r, bool insert, ColMask mask, int64 *id)
+UpdateLeadGuarded(const LeadRow *r, ColMask mask)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile bool ok = true;
-	volatile int64 new_id = 0;
+	UpdateGuardedArgs a = {r, mask, false};
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		if (insert)
-			new_id = InsertLead(r);
-		else
-			ok = UpdateLead(r, mask);
-		EcSubxactCommit(cxt, owner);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata = EcSubxactAbort(cxt, owner);
-
-		if (!IsRaceError(edata->sqlerrcode))
-			ReThrowError(edata);
-		FreeErrorData(edata);
-		ok = false;
-		new_id = 0;
-	}
-	PG_END_TRY();
-	if (id)
-		*id = new_id;
-	return ok;
+	return RunRaced(UpdateGuardedWork, &a) && a.ok;
 }
 
 static bool
@@ -1774,10 +1794,7 @@ UpsertOne(LeadIn *in, LeadOut *out)
 			LeadRow		r;
 
 			NewRow(in, &r);
-			if (HoldsLocks())
-				(void) WriteLeadGuarded(&r, true, 0, &out->lead_id);
-			else
-				out->lead_id = InsertLead(&r);
+			out->lead_id = InsertLeadPlain(&r);
 			if (out->lead_id == 0)
 				continue;		/* a racing session got there first */
 			out->action = "inserted";
@@ -1806,7 +1823,7 @@ UpsertOne(LeadIn *in, LeadOut *out)
 		{
 			merged.xmin = a->xmin;
 			if (!((fills_key || HoldsLocks()) ?
-				  WriteLeadGuarded(&merged, false, changed, NULL) : UpdateLead(&merged, changed)))
+				  UpdateLeadGuarded(&merged, changed) : UpdateLead(&merged, changed)))
 				continue;		/* changed meanwhile, or a racing session took the key */
 		}
 
