@@ -230,6 +230,7 @@ EcBulkInsertBegin(Oid relid, int ncolumns, const char *const *columns)
 
 	bi = palloc0(sizeof(EcBulkInsert));
 	bi->cxt = cxt;
+	bi->cid = InvalidCommandId;
 	bi->rel = rel;
 	bi->fkeys = fkeys;
 	bi->nfkeys = nfkeys;
@@ -283,8 +284,6 @@ EcBulkInsertBegin(Oid relid, int ncolumns, const char *const *columns)
 	ExecInitResultRelation(bi->estate, bi->rri, 1);
 	CheckValidResultRel(bi->rri, CMD_INSERT);
 	ExecOpenIndices(bi->rri, false);
-	bi->cid = GetCurrentCommandId(true);
-	bi->estate->es_output_cid = bi->cid;
 	bi->bistate = GetBulkInsertState();
 
 	/* the defaults of the other columns */
@@ -313,6 +312,18 @@ BulkFlush(EcBulkInsert *bi)
 
 	if (bi->nbuffered == 0)
 		return;
+
+	/*
+	 * The command id of the rows: taken at the first write, after the
+	 * query feeding the rows took its snapshot (SPI_cursor_open advances the
+	 * command counter first), so that the query never sees them, as an
+	 * INSERT ... SELECT never sees its own rows.
+	 */
+	if (bi->cid == InvalidCommandId)
+	{
+		bi->cid = GetCurrentCommandId(true);
+		bi->estate->es_output_cid = bi->cid;
+	}
 	table_multi_insert(bi->rel, bi->slots, bi->nbuffered, bi->cid, 0, bi->bistate);
 	for (i = 0; i < bi->nbuffered; i++)
 	{
