@@ -109,5 +109,19 @@ REVOKE ALL ON FUNCTION ec.upsert_leads(jsonb, text), ec.current_broker_id(), ec.
 REVOKE ALL ON SCHEMA ec FROM lead_loader;
 DROP ROLE lead_loader;
 
+-- the one-lead lookup sees what the transaction wrote before, even earlier in
+-- the same statement
+BEGIN;
+SELECT ec.upsert_lead('{"property_address": "12 Event Way", "property_city": "Austin", "property_state": "TX",
+	"property_zip": "78701"}', 'evtest') ->> 'action' AS first;
+SELECT ec.upsert_lead('{"property_address": "12 EVENT WAY", "property_city": "AUSTIN", "property_state": "Texas",
+	"property_zip": "78701-0001", "first_name": "Zed"}', 'evtest') ->> 'action' AS second;
+SELECT ec.upsert_lead(x, 'evtest') ->> 'action' AS action
+FROM (VALUES (1, '{"property_address": "13 Event Way", "property_city": "Austin", "property_state": "TX", "property_zip": "78701"}'::jsonb),
+	(2, '{"property_address": "13 Event Wy", "property_city": "Austin", "property_state": "TX", "property_zip": "78701", "first_name": "Yan"}'))
+	v (n, x) ORDER BY n;
+SELECT property_address, first_name FROM ec.leads WHERE property_address IN ('12 EVENT WAY', '13 EVENT WAY') ORDER BY 1;
+COMMIT;
+
 -- the leads of this file go again (the next suites count leads)
 DELETE FROM ec.leads WHERE sources = '{evtest}';
