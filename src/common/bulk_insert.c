@@ -77,6 +77,7 @@
 #include "utils/typcache.h"
 
 #include "common/bulk_insert.h"
+#include "common/pgcompat.h"
 
 /* A batch: as COPY FROM buffers (copyfrom.c's MAX_BUFFERED_TUPLES/BYTES) */
 #define EC_BULK_ROWS	1000
@@ -328,7 +329,7 @@ BulkFlush(EcBulkInsert *bi)
 	for (i = 0; i < bi->nbuffered; i++)
 	{
 		if (bi->rri->ri_NumIndices > 0)
-			list_free(ExecInsertIndexTuples(bi->rri, bi->slots[i], bi->estate, false, false, NULL, NIL));
+			list_free(EcInsertIndexTuples(bi->rri, bi->slots[i], bi->estate));
 		ExecClearTuple(bi->slots[i]);
 		ResetPerTupleExprContext(bi->estate);
 	}

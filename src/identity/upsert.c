@@ -63,6 +63,7 @@
 #include "core/lead_keys.h"
 #include "identity/identity.h"
 #include "common/jsonb_push.h"
+#include "common/bulk_insert.h"
 #include "common/rowwriter.h"
 #include "common/subxact.h"
 
@@ -2293,7 +2294,7 @@ BatchInsertDirectWork(void *arg)
 		if (i == C_STATUS)
 			status_type = t;
 	}
-	w = a->direct == -1 ? NULL : EcRowWriterOpenExtended("leads", NCOLS, names, EC_ROWWRITER_TRIGGERS);
+	w = a->direct == -1 ? NULL : EcRowWriterOpen("leads", NCOLS, names);
 	if (w == NULL)
 	{
 		a->direct = -1;
@@ -2607,14 +2608,18 @@ UpsertBatch(BLead *leads, int n)
 
 static const char *const EventCols[6] = {"event_type", "ok", "lead_id", "broker_id", "duration_ms", "detail"};
 
-/* the batch's events appended as COPY appends rows; false: write them through SQL */
+/*
+ * the batch's events appended as COPY appends rows (src/common/bulk_insert.c);
+ * false: write them through SQL (an INSERT trigger or row security on the log)
+ */
 static bool
 EventsDirect(Batch *b)
 {
-	EcRowWriter *w = EcRowWriterOpen("pipeline_events", lengthof(EventCols), EventCols);
+	Oid			relid = get_relname_relid("pipeline_events", get_namespace_oid("ec", false));
+	EcBulkInsert *bi = OidIsValid(relid) ? EcBulkInsertBegin(relid, lengthof(EventCols), EventCols) : NULL;
 	int			i;
 
-	if (w == NULL)
+	if (bi == NULL)
 		return false;
 	for (i = 0; i < b->n; i++)
 	{
@@ -2629,9 +2634,9 @@ EventsDirect(Batch *b)
 		nulls[3] = b->broker_null[i];
 		v[4] = b->ms[i];
 		v[5] = b->detail[i];
-		EcRowWriterPut(w, v, nulls);
+		EcBulkInsertRow(bi, v, nulls);
 	}
-	EcRowWriterClose(w);
+	(void) EcBulkInsertEnd(bi);
 	b->n = 0;
 	MemoryContextReset(b->cxt);
 	b->has_ms = false;

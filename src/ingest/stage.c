@@ -9,14 +9,15 @@
  *		earlier row of the file became that lead); deferred rows wait as
  *		'valid' for ec.ingest_finish (ec.upsert_staged_leads).
  *
- * Rows are written as COPY writes them (src/common/rowwriter.c):
+ * Rows are written as COPY writes them (src/common/bulk_insert.c):
  * table_multi_insert of up to a thousand rows at a time (one WAL record per
  * page, not per row), index entries through ExecInsertIndexTuples, column
  * defaults (the identity id, created_at) evaluated as COPY evaluates them,
- * CHECK constraints by ExecConstraints.  The INSERT privilege is checked
- * first.  When row security applies to the caller, or someone has put an
- * INSERT trigger on the table, the rows go through one prepared INSERT over
- * arrays instead, so that policies and triggers see every row.
+ * CHECK constraints by ExecConstraints, foreign keys checked once per batch.
+ * The INSERT privilege of the columns is checked first.  When row security
+ * applies to the caller, or someone has put an INSERT trigger (other than a
+ * foreign key's check) on the table, the rows go through one prepared
+ * INSERT over arrays instead, so that policies and triggers see every row.
  *
  *-------------------------------------------------------------------------
  */
@@ -47,13 +48,13 @@
 #include "utils/rls.h"
 #include "rewrite/rewriteHandler.h"
 
-#include "common/rowwriter.h"
+#include "common/bulk_insert.h"
 #include "ingest/ingest.h"
 
 /* Writing rows straight into the table, as COPY does (src/common/rowwriter.c). */
 typedef struct IngestWriter
 {
-	EcRowWriter *rows;			/* NULL: the SQL path */
+	Oid			relid;
 	Datum		valid,
 				upserted,
 				rejected,
@@ -88,8 +89,7 @@ struct IngestStager
 	int64		rejected;
 	HTAB	   *leads_seen;		/* lead ids rows of this upload became */
 	int64		duplicates;
-	IngestWriter *writer;		/* NULL: not opened yet, or the SQL path */
-	bool		use_sql;
+	IngestWriter *writer;		/* NULL: not opened yet */
 };
 
 static SPIPlanPtr plan_stage = NULL;
@@ -461,18 +461,13 @@ static void
 IngestWriterOpen(IngestStager *st)
 {
 	IngestWriter *w = palloc0(sizeof(IngestWriter));
-	Relation	rel;
 	Oid			status_type;
 
 	st->writer = w;
-	w->rows = EcRowWriterOpen("leads_staging", lengthof(StagingCols), StagingCols);
-	if (w->rows == NULL)
-	{
-		st->use_sql = true;
-		return;
-	}
-	rel = EcRowWriterRelation(w->rows);
-	status_type = get_atttype(RelationGetRelid(rel), get_attnum(RelationGetRelid(rel), "validation_status"));
+	w->relid = get_relname_relid("leads_staging", get_namespace_oid("ec", false));
+	if (!OidIsValid(w->relid))
+		elog(ERROR, "table ec.leads_staging is missing");
+	status_type = get_atttype(w->relid, get_attnum(w->relid, "validation_status"));
 	w->valid = DirectFunctionCall2(enum_in, CStringGetDatum("valid"), ObjectIdGetDatum(status_type));
 	w->rejected = DirectFunctionCall2(enum_in, CStringGetDatum("rejected"), ObjectIdGetDatum(status_type));
 	w->upserted = DirectFunctionCall2(enum_in, CStringGetDatum("upserted"), ObjectIdGetDatum(status_type));
@@ -482,22 +477,28 @@ IngestWriterOpen(IngestStager *st)
 static void
 IngestWriterClose(IngestStager *st)
 {
-	IngestWriter *w = st->writer;
-
-	if (w == NULL)
-		return;
-	if (w->rows != NULL)
-		EcRowWriterClose(w->rows);
 	st->writer = NULL;
 }
 
-/* The batch's rows into the table and its indexes. */
+static void IngestWriteSql(IngestStager *st);
+
+/*
+ * The batch's rows into the table and its indexes, as COPY writes them
+ * (src/common/bulk_insert.c), the table's foreign keys checked once for
+ * the batch; through SQL when the table needs the executor's INSERT.
+ */
 static void
 IngestWriteRows(IngestStager *st)
 {
 	IngestWriter *w = st->writer;
+	EcBulkInsert *bi = EcBulkInsertBegin(w->relid, lengthof(StagingCols), StagingCols);
 	int			r;
 
+	if (bi == NULL)
+	{
+		IngestWriteSql(st);
+		return;
+	}
 	for (r = 0; r < st->n; r++)
 	{
 		Datum		v[lengthof(StagingCols)];
@@ -513,9 +514,9 @@ IngestWriteRows(IngestStager *st)
 		nulls[5] = st->lead_ids[r] == 0;
 		v[6] = st->actions[r] ? CStringGetTextDatum(st->actions[r]) : (Datum) 0;
 		nulls[6] = st->actions[r] == NULL;
-		(void) EcRowWriterPut(w->rows, v, nulls);
+		EcBulkInsertRow(bi, v, nulls);
 	}
-	EcRowWriterFlush(w->rows);
+	(void) EcBulkInsertEnd(bi);
 }
 
 /* The same rows through SQL, for when policies or triggers must see them. */
@@ -595,10 +596,7 @@ IngestStagerFlush(IngestStager *st)
 	{
 		if (st->writer == NULL)
 			IngestWriterOpen(st);
-		if (st->use_sql)
-			IngestWriteSql(st);
-		else
-			IngestWriteRows(st);
+		IngestWriteRows(st);
 	}
 	st->n = 0;
 	MemoryContextReset(st->cxt);
