@@ -107,6 +107,7 @@ struct EcBulkInsert
 	int			ncolumns;
 	AttrNumber *attnums;		/* the column of each value */
 	ExprState **defaults;		/* per attribute: its default, if not named */
+	TupleDesc	slotdesc;		/* the slots' copy of the row type, not pinned */
 	TupleTableSlot *slots[EC_BULK_ROWS];
 	int			nbuffered;
 	Size		bytes;
@@ -349,7 +350,16 @@ EcBulkInsertRow(EcBulkInsert *bi, const Datum *values, const bool *nulls)
 
 	old = MemoryContextSwitchTo(bi->cxt);
 	if (bi->slots[bi->nbuffered] == NULL)
-		bi->slots[bi->nbuffered] = table_slot_create(bi->rel, NULL);
+	{
+		/*
+		 * Over a copy of the descriptor: a slot over the relation's own pins
+		 * it through the resource owner, and a thousand pins made every
+		 * other pin and release of the statement search a long list.
+		 */
+		if (bi->slotdesc == NULL)
+			bi->slotdesc = CreateTupleDescCopy(RelationGetDescr(bi->rel));
+		bi->slots[bi->nbuffered] = MakeSingleTupleTableSlot(bi->slotdesc, table_slot_callbacks(bi->rel));
+	}
 	slot = bi->slots[bi->nbuffered];
 	ExecClearTuple(slot);
 

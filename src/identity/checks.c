@@ -515,7 +515,8 @@ RowCheckRead(FunctionCallInfo fcinfo, const RowShape *shape, RowCheckCache *c, R
 	HeapTupleHeader rec = PG_GETARG_HEAPTUPLEHEADER(0);
 	Oid			typid = HeapTupleHeaderGetTypeId(rec);
 	int32		typmod = HeapTupleHeaderGetTypMod(rec);
-	TupleDesc	desc = lookup_rowtype_tupdesc(typid, typmod);
+	TupleDesc	desc;
+	bool		pinned = false;
 	HeapTupleData tup;
 	Datum	   *vals;
 	bool	   *nulls;
@@ -525,16 +526,32 @@ RowCheckRead(FunctionCallInfo fcinfo, const RowShape *shape, RowCheckCache *c, R
 	if (typmod >= 0)
 	{
 		/* an anonymous record type: prepared for this row only */
+		desc = lookup_rowtype_tupdesc(typid, typmod);
+		pinned = true;
 		RowCheckPrepare(shape, local, desc, typid, 0);
 		*c = *local;
 		prepared = true;
 	}
 	else
 	{
+		/*
+		 * The type cache's own descriptor, not pinned: nothing below can
+		 * invalidate it before the row is deformed, and pinning it went
+		 * through the resource owner for every row checked (a tenth of a
+		 * batch's events).
+		 */
 		TypeCacheEntry *tc = lookup_type_cache(typid, TYPECACHE_TUPDESC);
 
+		desc = tc->tupDesc;
+		if (desc == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("type %s is not composite", format_type_be(typid))));
 		if (c->typid != typid || c->tupdesc_id != tc->tupDesc_identifier || c->natts != desc->natts)
 		{
+			/* (may read the catalogs: pinned while it does) */
+			desc = lookup_rowtype_tupdesc(typid, typmod);
+			pinned = true;
 			RowCheckPrepare(shape, c, desc, typid, tc->tupDesc_identifier);
 			prepared = true;
 		}
@@ -546,7 +563,8 @@ RowCheckRead(FunctionCallInfo fcinfo, const RowShape *shape, RowCheckCache *c, R
 	vals = palloc(sizeof(Datum) * desc->natts);
 	nulls = palloc(sizeof(bool) * desc->natts);
 	heap_deform_tuple(&tup, desc, vals, nulls);
-	ReleaseTupleDesc(desc);
+	if (pinned)
+		ReleaseTupleDesc(desc);
 	for (i = 0; i < shape->ncols; i++)
 	{
 		v[i] = vals[c->attno[i]];
