@@ -176,12 +176,6 @@ EcRowWriterPut(EcRowWriter *w, const Datum *values, const bool *nulls)
 	return slot;
 }
 
-Relation
-EcRowWriterRelation(EcRowWriter *w)
-{
-	return w->rel;
-}
-
 void
 EcRowWriterClose(EcRowWriter *w)
 {

@@ -32,7 +32,6 @@
 #include "postgres.h"
 
 #include "executor/executor.h"
-#include "utils/relcache.h"
 
 #include "common/pgcompat.h"
 
@@ -51,9 +50,6 @@ extern EcRowWriter *EcRowWriterOpen(const char *relname, int ncols, const char *
  * skipped it.
  */
 extern TupleTableSlot *EcRowWriterPut(EcRowWriter *w, const Datum *values, const bool *nulls);
-
-/* The table being written. */
-extern Relation EcRowWriterRelation(EcRowWriter *w);
 
 /* The statement's end: AFTER STATEMENT triggers, the queued AFTER events; release everything. */
 extern void EcRowWriterClose(EcRowWriter *w);

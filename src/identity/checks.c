@@ -505,13 +505,16 @@ RowCheckPrepare(const RowShape *shape, RowCheckCache *c, TupleDesc desc, Oid typ
 }
 
 /*
- * The shape's columns of the row in argument 0, through the cache c (for
- * the session; see below).  True when c was prepared by this call.
+ * The shape's columns of the row in argument 0.  The columns are found
+ * through the session's cache, or for an anonymous record type through
+ * *local for this row only; returns the cache used, *prepared when this call
+ * filled it.
  */
-static bool
-RowCheckRead(FunctionCallInfo fcinfo, const RowShape *shape, RowCheckCache *c, RowCheckCache *local,
-			 Datum *v, bool *isnull)
+static RowCheckCache *
+RowCheckRead(FunctionCallInfo fcinfo, const RowShape *shape, RowCheckCache *session, RowCheckCache *local,
+			 Datum *v, bool *isnull, bool *prepared)
 {
+	RowCheckCache *c = session;
 	HeapTupleHeader rec = PG_GETARG_HEAPTUPLEHEADER(0);
 	Oid			typid = HeapTupleHeaderGetTypeId(rec);
 	int32		typmod = HeapTupleHeaderGetTypMod(rec);
@@ -520,17 +523,17 @@ RowCheckRead(FunctionCallInfo fcinfo, const RowShape *shape, RowCheckCache *c, R
 	HeapTupleData tup;
 	Datum	   *vals;
 	bool	   *nulls;
-	bool		prepared = false;
 	int			i;
 
+	*prepared = false;
 	if (typmod >= 0)
 	{
 		/* an anonymous record type: prepared for this row only */
 		desc = lookup_rowtype_tupdesc(typid, typmod);
 		pinned = true;
-		RowCheckPrepare(shape, local, desc, typid, 0);
-		*c = *local;
-		prepared = true;
+		c = local;
+		RowCheckPrepare(shape, c, desc, typid, 0);
+		*prepared = true;
 	}
 	else
 	{
@@ -553,7 +556,7 @@ RowCheckRead(FunctionCallInfo fcinfo, const RowShape *shape, RowCheckCache *c, R
 			desc = lookup_rowtype_tupdesc(typid, typmod);
 			pinned = true;
 			RowCheckPrepare(shape, c, desc, typid, tc->tupDesc_identifier);
-			prepared = true;
+			*prepared = true;
 		}
 	}
 	tup.t_len = HeapTupleHeaderGetDatumLength(rec);
@@ -572,7 +575,7 @@ RowCheckRead(FunctionCallInfo fcinfo, const RowShape *shape, RowCheckCache *c, R
 	}
 	pfree(vals);
 	pfree(nulls);
-	return prepared;
+	return c;
 }
 
 /*
@@ -589,17 +592,15 @@ Datum
 ec_leads_row_ok(PG_FUNCTION_ARGS)
 {
 	RowCheckCache local;
-	RowCheckCache *c = &LeadRowCheck;
+	RowCheckCache *c;
 	Datum		v[NARGS];
 	bool		isnull[NARGS];
-	bool		anonymous;
+	bool		prepared;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	anonymous = HeapTupleHeaderGetTypMod(PG_GETARG_HEAPTUPLEHEADER(0)) >= 0;
-	if (anonymous)
-		c = &local;
-	if (RowCheckRead(fcinfo, &LeadShape, c, &local, v, isnull))
+	c = RowCheckRead(fcinfo, &LeadShape, &LeadRowCheck, &local, v, isnull, &prepared);
+	if (prepared)
 		c->active = ActiveOf(c->atttype[NVALUES + 3]);
 	CheckLeadValues(v, isnull, c->active, c->collation[0]);
 	PG_RETURN_BOOL(true);
@@ -624,15 +625,13 @@ Datum
 ec_pipeline_events_row_ok(PG_FUNCTION_ARGS)
 {
 	RowCheckCache local;
-	RowCheckCache *c = &EventRowCheck;
 	Datum		v[2];
 	bool		isnull[2];
+	bool		prepared;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	if (HeapTupleHeaderGetTypMod(PG_GETARG_HEAPTUPLEHEADER(0)) >= 0)
-		c = &local;
-	(void) RowCheckRead(fcinfo, &EventShape, c, &local, v, isnull);
+	(void) RowCheckRead(fcinfo, &EventShape, &EventRowCheck, &local, v, isnull, &prepared);
 	if (!isnull[0] && !DatumGetBool(DirectFunctionCall1(ec_is_snake_name, v[0])))
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),

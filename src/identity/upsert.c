@@ -1539,16 +1539,16 @@ Nulls(const LeadRow *r, char *buf)
 	return buf;
 }
 
-/* INSERT ... ON CONFLICT DO NOTHING; 0 when a racing lead took a key */
+/* the plain INSERT of a new lead (InsertLeadPlain runs it in a subtransaction): its id */
 static int64
-InsertLeadWith(SPIPlanPtr plan, const LeadRow *r)
+InsertLead(const LeadRow *r)
 {
 	char		nulls[NCOLS + 2];
 	int			rc;
 	bool		isnull;
 	int64		id;
 
-	rc = SPI_execute_plan(plan, (Datum *) r->v, Nulls(r, nulls), false, 1);
+	rc = SPI_execute_plan(InsertPlainPlan, (Datum *) r->v, Nulls(r, nulls), false, 1);
 	if (rc != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
@@ -1570,7 +1570,7 @@ InsertPlainWork(void *arg)
 {
 	InsertPlainArgs *a = (InsertPlainArgs *) arg;
 
-	a->id = InsertLeadWith(InsertPlainPlan, a->row);
+	a->id = InsertLead(a->row);
 }
 
 /*
