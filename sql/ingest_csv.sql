@@ -128,6 +128,7 @@ RESET ec.ingest_rejected_shown;
 -- batches: a small batch size stages and deduplicates the same rows, one
 -- dedupe_success event per batch; a duplicate across batches is still found
 SET ec.ingest_batch_rows = 2;
+SELECT max(id) AS events_before FROM ec.pipeline_events \gset
 SELECT pg_temp.csv(E'address,state,zip\n1 Batch St,TX,78704\n2 Batch St,TX,78704\n3 Batch St,TX,78704\n'
 	'4 Batch St,TX,78704\n1 BATCH STREET,TX,78704\n');
 SELECT array_agg(row_number ORDER BY row_number), array_agg(validation_status ORDER BY row_number) FROM pg_temp.staged();
@@ -135,6 +136,15 @@ SELECT detail ->> 'batch' AS batch, detail ->> 'rows' AS rows, detail ->> 'inser
   FROM ec.pipeline_events WHERE event_type = 'dedupe_success' AND upload_id = (SELECT max(id) FROM ec.ingest_uploads)
  ORDER BY id;
 RESET ec.ingest_batch_rows;
+-- ... and those are the upload's only dedupe events: identity writes none per
+-- row of an upload (each row's lead and action are in leads_staging); a
+-- direct ec.upsert_leads after it logs each lead again
+SELECT event_type, count(*) FROM ec.pipeline_events WHERE id > :events_before GROUP BY 1 ORDER BY 1;
+SELECT max(id) AS events_before FROM ec.pipeline_events \gset
+SELECT ec.upsert_leads('[{"property_address": "5 Batch St", "property_state": "TX", "property_zip": "78704"},
+	{"property_address": "2 BATCH STREET", "property_state": "TX", "property_zip": "78704"}]', 'test') ->> 'merged' AS merged;
+SELECT event_type, detail ->> 'action' AS action, lead_id IS NOT NULL AS has_lead
+  FROM ec.pipeline_events WHERE id > :events_before ORDER BY id;
 
 -- one batch wider than jsonb's offset stride (32), with rejected rows and
 -- in-file duplicates between the valid ones: every row gets the lead of its

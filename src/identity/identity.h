@@ -13,6 +13,7 @@
 #include "storage/itemptr.h"
 
 extern void IdentityInit(void);
+extern void IdentityNextCallLogsBatch(bool on);
 
 /*
  * Normalize an address given as text datums (NULL allowed), converting from

@@ -204,6 +204,7 @@ typedef struct Batch
 	double		last_ms;
 	Datum		last_ms_num;
 	int			ndetails;
+	bool		lead_events;	/* dedupe_success / dedupe_failed per lead */
 	struct
 	{
 		const char *action;
@@ -2732,28 +2733,19 @@ BatchAdd(Batch *b, const char *type, bool ok, int64 lead_id, int64 broker_id,
 	MemoryContextSwitchTo(old);
 }
 
+/*
+ * The lead's dedupe_success (or dedupe_failed) event: its detail built as
+ * jsonb here (no text to parse per event), once per distinct detail while
+ * the batch lasts: the strings compared are constants and the call's source.
+ */
 static void
-AddEvents(Batch *b, const LeadIn *in, const LeadOut *out, double ms)
+AddDedupeEvent(Batch *b, const LeadIn *in, const LeadOut *out, double ms)
 {
 	bool		ok = strcmp(out->action, "rejected") != 0;
-	MemoryContext old;
-	JsonbParseState *st = NULL;
-	JsonbValue *res;
-	Jsonb	   *detail;
-
 	const char *reason = ok ? NULL : out->reason;
+	Jsonb	   *detail = NULL;
 	int			i;
 
-	if (b->n >= BATCH_MAX - 1)
-		BatchFlush(b);
-	old = MemoryContextSwitchTo(b->cxt);
-
-	/*
-	 * Built as jsonb here (no text to parse per event), once per distinct
-	 * detail while the batch lasts: the strings compared are constants and
-	 * the call's source.
-	 */
-	detail = NULL;
 	for (i = 0; i < b->ndetails; i++)
 		if (b->details[i].action == out->action && b->details[i].matched_on == out->matched_on &&
 			b->details[i].source == in->source && b->details[i].reason == reason &&
@@ -2764,6 +2756,8 @@ AddEvents(Batch *b, const LeadIn *in, const LeadOut *out, double ms)
 		}
 	if (detail == NULL)
 	{
+		JsonbParseState *st = NULL;
+
 		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 		EcJsonbPushText(&st, "action", out->action);
 		EcJsonbPushText(&st, "matched_on", out->matched_on);
@@ -2779,8 +2773,7 @@ AddEvents(Batch *b, const LeadIn *in, const LeadOut *out, double ms)
 		}
 		if (!ok)
 			EcJsonbPushText(&st, "reason", out->reason);
-		res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-		detail = JsonbValueToJsonb(res);
+		detail = JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
 		if (b->ndetails < lengthof(b->details))
 		{
 			b->details[b->ndetails].action = out->action;
@@ -2793,16 +2786,32 @@ AddEvents(Batch *b, const LeadIn *in, const LeadOut *out, double ms)
 	}
 	BatchAdd(b, ok ? "dedupe_success" : "dedupe_failed", ok, out->lead_id,
 			 out->broker_id, ms, detail);
+}
 
+/*
+ * A lead's events: its dedupe event, unless the caller logs the batch itself
+ * (ingestion: one dedupe_success per batch, each row's lead and action in
+ * leads_staging), and campaign_queued when the lead became queued.
+ */
+static void
+AddEvents(Batch *b, const LeadIn *in, const LeadOut *out, double ms)
+{
+	MemoryContext old;
+
+	if (b->n >= BATCH_MAX - 1)
+		BatchFlush(b);
+	old = MemoryContextSwitchTo(b->cxt);
+	if (b->lead_events)
+		AddDedupeEvent(b, in, out, ms);
 	if (out->queued || (out->status && strcmp(out->action, "inserted") == 0 &&
 						strcmp(out->status, "queued") == 0))
 	{
-		st = NULL;
+		JsonbParseState *st = NULL;
+
 		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 		EcJsonbPushText(&st, "reason", "contact_verified");
-		res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 		BatchAdd(b, "campaign_queued", true, out->lead_id, out->broker_id, 0,
-				 JsonbValueToJsonb(res));
+				 JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
 	}
 	MemoryContextSwitchTo(old);
 }
@@ -3034,12 +3043,38 @@ SourceArg(FunctionCallInfo fcinfo, int n)
 	return s;
 }
 
+/*
+ * Ingestion logs its batches itself (one dedupe_success per batch; each
+ * row's lead and action stay in leads_staging): it arms this right before
+ * its call of ec.upsert_leads or ec.upsert_staged_leads and disarms it after,
+ * whatever happens.  The call takes it at its start, so a call nested
+ * inside (a user's trigger on ec.leads) logs as usual.
+ */
+static bool next_call_logs_batch = false;
+
+void
+IdentityNextCallLogsBatch(bool on)
+{
+	next_call_logs_batch = on;
+}
+
+/* whether the call now starting writes per-lead dedupe events; disarms */
+static bool
+TakeLeadEvents(void)
+{
+	bool		lead_events = !next_call_logs_batch;
+
+	next_call_logs_batch = false;
+	return lead_events;
+}
+
 static void
 BatchInit(Batch *b, bool big)
 {
 	b->n = 0;
 	b->has_ms = false;
 	b->ndetails = 0;
+	b->lead_events = true;
 	if (big)
 		b->cxt = AllocSetContextCreate(CurrentMemoryContext, "ec upsert batch",
 									   4 * 1024 * 1024, 4 * 1024 * 1024, 8 * 1024 * 1024);
@@ -3109,6 +3144,7 @@ Datum
 ec_upsert_leads(PG_FUNCTION_ARGS)
 {
 	MemoryContext caller = CurrentMemoryContext;
+	bool		lead_events = TakeLeadEvents();
 	const char *source = SourceArg(fcinfo, 1);
 	Jsonb	   *leads;
 	Batch	   *events;
@@ -3132,6 +3168,7 @@ ec_upsert_leads(PG_FUNCTION_ARGS)
 	Connect();
 	events = palloc(sizeof(Batch));
 	BatchInit(events, true);
+	events->lead_events = lead_events;
 	pushJsonbValue(&answer, WJB_BEGIN_OBJECT, NULL);
 	EcJsonbPushKey(&answer, "results");
 	pushJsonbValue(&answer, WJB_BEGIN_ARRAY, NULL);
@@ -3235,6 +3272,7 @@ Datum
 ec_upsert_staged_leads(PG_FUNCTION_ARGS)
 {
 	MemoryContext caller = CurrentMemoryContext;
+	bool		lead_events = TakeLeadEvents();
 	int64		upload_id = PG_GETARG_INT64(0);
 	const char *source = SourceArg(fcinfo, 1);
 	Batch	   *events;
@@ -3249,6 +3287,7 @@ ec_upsert_staged_leads(PG_FUNCTION_ARGS)
 	Connect();
 	events = palloc(sizeof(Batch));
 	BatchInit(events, true);
+	events->lead_events = lead_events;
 	done = palloc(sizeof(StagedDone));
 	done->n = 0;
 	done->cxt = AllocSetContextCreate(CurrentMemoryContext, "ec upsert staged",

@@ -49,6 +49,7 @@
 #include "rewrite/rewriteHandler.h"
 
 #include "common/bulk_insert.h"
+#include "identity/identity.h"
 #include "ingest/ingest.h"
 
 /* Writing rows straight into the table, as COPY does (src/common/rowwriter.c). */
@@ -199,6 +200,29 @@ IngestBatchEvent(IngestStager *st, int64 rows, const IngestUpsertCounts *c, doub
 }
 
 /*
+ * Identity's set-based call, logged per batch here (IngestBatchEvent): it
+ * writes no dedupe event per lead, since each row's lead and action are
+ * staged (ec.leads_staging) and the batch's event carries the counts.
+ */
+static int
+IngestRunUpsert(SPIPlanPtr plan, Datum *values)
+{
+	volatile int rc = 0;
+
+	IdentityNextCallLogsBatch(true);
+	PG_TRY();
+	{
+		rc = SPI_execute_plan(plan, values, NULL, false, 1);
+	}
+	PG_FINALLY();
+	{
+		IdentityNextCallLogsBatch(false);
+	}
+	PG_END_TRY();
+	return rc;
+}
+
+/*
  * The upload's waiting (valid) rows through identity's path over staging
  * rows, ec.upsert_staged_leads, which writes lead_id and action back: what
  * ec.ingest_finish does for an upload staged with ec.ingest_dedupe =
@@ -227,7 +251,7 @@ IngestUpsertBatch(IngestStager *st, int64 rows)
 			elog(ERROR, "could not prepare the staged upsert");
 		plan_upsert_staged = p;
 	}
-	if (SPI_execute_plan(plan_upsert_staged, values, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+	if (IngestRunUpsert(plan_upsert_staged, values) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "ec.upsert_staged_leads gave no answer");
 	answer = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	IngestCounts(answer, &c);
@@ -404,7 +428,7 @@ IngestUpsertRows(IngestStager *st)
 			elog(ERROR, "could not prepare the bulk upsert");
 		plan_upsert = p;
 	}
-	if (SPI_execute_plan(plan_upsert, values, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+	if (IngestRunUpsert(plan_upsert, values) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "ec.upsert_leads gave no answer");
 	answer = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 
