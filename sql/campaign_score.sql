@@ -30,6 +30,17 @@ SELECT id, lead_score FROM ec.leads WHERE id IN (8002, 8005) ORDER BY id;
 -- other changes leave it alone
 UPDATE ec.leads SET first_name = 'Ada' WHERE id = 8002;
 SELECT lead_score FROM ec.leads WHERE id = 8002;
+-- an input written without changing the score keeps the statement's other
+-- changes (the row is not formed again); a score written by hand along with
+-- an input is put back
+UPDATE ec.leads SET owner_age = owner_age, first_name = 'Adele' WHERE id = 8002;
+UPDATE ec.leads SET owner_age = owner_age, lead_score = 1 WHERE id = 8005;
+SELECT id, first_name, lead_score, lead_score = ec.lead_score(l) AS as_computed FROM ec.leads l
+ WHERE id IN (8002, 8005) ORDER BY id;
+-- scores have two decimals, as numeric(6,2) keeps them
+SELECT ec.lead_score_of(70, true, 400000, 201000, 10, false, false) AS a,
+	   round(ec.lead_score_of(70, true, 400000, 201000, 10, false, false), 1) AS a_to_tenths,
+	   scale(ec.lead_score_of(70, true, 400000, 201000, 10, false, false)) AS scale;
 
 -- recomputed on upsert: ec.upsert_lead inserts and merges through the table
 SELECT r ->> 'action' AS action FROM ec.upsert_lead('{"first_name": "Ida", "property_address": "18 Score St",
