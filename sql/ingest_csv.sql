@@ -146,6 +146,16 @@ SELECT ec.upsert_leads('[{"property_address": "5 Batch St", "property_state": "T
 SELECT event_type, detail ->> 'action' AS action, lead_id IS NOT NULL AS has_lead
   FROM ec.pipeline_events WHERE id > :events_before ORDER BY id;
 
+-- a one-column address (a spreadsheet's "Property Address"): split into
+-- street, city, state and ZIP when the row has none of its own, as identity
+-- splits it; a unit where the city would be is not split, and the row has no state
+SELECT pg_temp.csv(E'property address,owner\n"77 Whole Line Rd, Austin, TX 78704",Ann\n'
+	'"78 Whole Line Rd Apt 2, Austin TX",Bob\n"79 Whole Line Rd, Apt 4, TX 78704",Cy\n') - 'rejected_rows' AS answer;
+SELECT row_number, validation_status, reasons, record ->> 'property_address' AS street, record ->> 'property_city' AS city,
+	   record ->> 'property_state' AS state, record ->> 'property_zip' AS zip FROM pg_temp.staged();
+SELECT property_address, property_unit, property_city, property_state, property_zip FROM ec.leads
+ WHERE property_address LIKE '7_ WHOLE LINE RD' ORDER BY 1;
+
 -- one batch wider than jsonb's offset stride (32), with rejected rows and
 -- in-file duplicates between the valid ones: every row gets the lead of its
 -- own record, and only a row whose lead an earlier row made is a duplicate

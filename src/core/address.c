@@ -1025,6 +1025,207 @@ NormalizePass(Work *w,
 	return EC_ADDR_OK;
 }
 
+/* ---------------------------------------------------------------------
+ * A whole address in line 1
+ *
+ * "123 Main St, Tampa, FL 33606" or "123 Main St Apt 4, Tampa FL 33606",
+ * as a web form or a one-column spreadsheet gives it, with no city, state
+ * or ZIP of its own: read from the end, at the commas.  The last segment
+ * ends with the ZIP (5 digits, 9, or 5-4), if any, and before it the state
+ * (a code or a name, up to three words); the city is what precedes the
+ * state in that segment, or else the whole segment before it ("..., FL,
+ * 33606" too).  The street is the rest.  A city that starts with a digit,
+ * '#' or a unit designator is not one ("123 Main St, Apt 4, FL 33606",
+ * "123 Main St, Apt IN"): no split, and the line is read as a street line,
+ * as before.
+ * --------------------------------------------------------------------- */
+
+static bool
+IsBlank(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static EcSpan
+Trim(const char *s, size_t len)
+{
+	EcSpan		r;
+
+	while (len > 0 && IsBlank((unsigned char) s[0]))
+		s++, len--;
+	while (len > 0 && IsBlank((unsigned char) s[len - 1]))
+		len--;
+	r.s = s;
+	r.len = len;
+	return r;
+}
+
+/* the position of the last comma in s[0..len), or -1 */
+static long
+LastComma(const char *s, size_t len)
+{
+	while (len > 0)
+		if (s[--len] == ',')
+			return (long) len;
+	return -1;
+}
+
+/* the last blank-separated word of a trimmed span */
+static EcSpan
+LastWord(EcSpan sp)
+{
+	size_t		i = sp.len;
+
+	while (i > 0 && !IsBlank((unsigned char) sp.s[i - 1]))
+		i--;
+	return (EcSpan) {sp.s + i, sp.len - i};
+}
+
+static bool
+IsZipWord(EcSpan w)
+{
+	size_t		i,
+				nd = 0;
+
+	for (i = 0; i < w.len; i++)
+	{
+		if (IsDigit((unsigned char) w.s[i]))
+			nd++;
+		else if (!(w.s[i] == '-' && i == 5))
+			return false;
+	}
+	return (nd == 5 && w.len == 5) || (nd == 9 && w.len >= 9);
+}
+
+/* a state code or name (up to three words) ending the trimmed span */
+static bool
+StateAtEnd(EcSpan sp, EcSpan *state)
+{
+	EcSpan		words[3];
+	int			n = 0,
+				k;
+	EcSpan		rest = sp;
+
+	while (n < 3 && rest.len > 0)
+	{
+		words[n] = LastWord(rest);
+		rest = Trim(rest.s, (size_t) (words[n].s - rest.s));
+		n++;
+	}
+	for (k = n; k >= 1; k--)
+	{
+		char		key[40];
+		size_t		klen = 0;
+		int			j;
+		bool		fits = true;
+
+		for (j = k - 1; j >= 0 && fits; j--)
+		{
+			size_t		i;
+
+			if (klen > 0)
+				key[klen++] = ' ';
+			if (klen + words[j].len >= sizeof(key))
+				fits = false;
+			for (i = 0; fits && i < words[j].len; i++)
+			{
+				unsigned char c = (unsigned char) words[j].s[i];
+
+				/* "Fla.", "Calif.": abbreviations keep no period */
+				if (c != '.')
+					key[klen++] = (char) ((c >= 'a' && c <= 'z') ? c - 32 : c);
+			}
+		}
+		if (fits && EcWordMapLookup(ec_usps_states, ec_usps_states_count, key, klen) != NULL)
+		{
+			state->s = words[k - 1].s;
+			state->len = (size_t) (sp.s + sp.len - words[k - 1].s);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* whether a city span reads as a unit or a number instead */
+static bool
+NotACity(EcSpan city)
+{
+	EcSpan		first = city;
+	size_t		i;
+
+	for (i = 0; i < city.len; i++)
+		if (IsBlank((unsigned char) city.s[i]))
+		{
+			first.len = i;
+			break;
+		}
+	if (city.len == 0 || IsDigit((unsigned char) city.s[0]) || city.s[0] == '#')
+		return true;
+	{
+		char		key[16];
+
+		if (first.len >= sizeof(key))
+			return false;
+		for (i = 0; i < first.len; i++)
+		{
+			unsigned char c = (unsigned char) first.s[i];
+
+			key[i] = (char) ((c >= 'a' && c <= 'z') ? c - 32 : c);
+		}
+		return EcUnitLookup(key, first.len) != NULL;
+	}
+}
+
+bool
+EcAddressSplitLine(const char *line, size_t len, EcSpan *street, EcSpan *city,
+				   EcSpan *state, EcSpan *zip)
+{
+	long		c1 = LastComma(line, len);
+	EcSpan		tail,
+				w,
+				rest;
+
+	if (c1 < 0)
+		return false;
+	tail = Trim(line + c1 + 1, len - (size_t) c1 - 1);
+	w = LastWord(tail);
+	zip->s = NULL;
+	zip->len = 0;
+	if (w.len > 0 && IsZipWord(w))
+	{
+		*zip = w;
+		tail = Trim(tail.s, (size_t) (w.s - tail.s));
+		if (tail.len == 0)
+		{
+			/* "..., FL, 33606": the state is the segment before */
+			long		c = LastComma(line, (size_t) c1);
+
+			if (c < 0)
+				return false;
+			tail = Trim(line + c + 1, (size_t) (c1 - c - 1));
+			c1 = c;
+		}
+	}
+	if (tail.len == 0 || !StateAtEnd(tail, state))
+		return false;
+	rest = Trim(tail.s, (size_t) (state->s - tail.s));
+	if (rest.len > 0)
+	{
+		*city = rest;
+		*street = Trim(line, (size_t) c1);
+	}
+	else
+	{
+		long		c0 = LastComma(line, (size_t) c1);
+
+		if (c0 < 0)
+			return false;
+		*city = Trim(line + c0 + 1, (size_t) (c1 - c0 - 1));
+		*street = Trim(line, (size_t) c0);
+	}
+	return street->len > 0 && !NotACity(*city);
+}
+
 static bool
 AddressEqual(const EcAddress *a, const EcAddress *b)
 {
@@ -1063,6 +1264,25 @@ EcAddressNormalize(const char *line1, size_t line1_len,
 		zip_len > EC_ADDR_INPUT_MAX)
 		return EC_ADDR_TOO_LONG;
 
+	if (city_len == 0 && state_len == 0 && zip_len == 0)
+	{
+		EcSpan		sstreet,
+					scity,
+					sstate,
+					szip;
+
+		if (EcAddressSplitLine(line1, line1_len, &sstreet, &scity, &sstate, &szip))
+		{
+			line1 = sstreet.s;
+			line1_len = sstreet.len;
+			city = scity.s;
+			city_len = scity.len;
+			state = sstate.s;
+			state_len = sstate.len;
+			zip = szip.s;
+			zip_len = szip.len;
+		}
+	}
 	st = NormalizePass(&w, line1, line1_len, line2, line2_len, city, city_len,
 					   state, state_len, zip, zip_len, out);
 	for (i = 0; st == EC_ADDR_OK && i < 4; i++)

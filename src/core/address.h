@@ -27,6 +27,7 @@
 #ifndef EC_ADDRESS_H
 #define EC_ADDRESS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* longest raw input accepted for any one part, in bytes */
@@ -60,6 +61,23 @@ typedef struct EcAddress
 	char		zip5[6];
 	unsigned int flags;			/* EC_ADDR_WARN_* */
 } EcAddress;
+
+/* Part of a caller's buffer. */
+typedef struct EcSpan
+{
+	const char *s;
+	size_t		len;
+} EcSpan;
+
+/*
+ * A whole address in one line ("123 Main St, Tampa, FL 33606") split into
+ * street, city, state and ZIP (zip may be empty), as EcAddressNormalize
+ * splits line 1 when city, state and ZIP are all absent.  False when the
+ * line does not read as one (no comma, no state, a unit where the city
+ * would be).  The spans point into line.
+ */
+extern bool EcAddressSplitLine(const char *line, size_t len, EcSpan *street, EcSpan *city,
+							   EcSpan *state, EcSpan *zip);
 
 /*
  * Normalize an address.  Any pointer may be NULL (an absent part, same as

@@ -26,6 +26,7 @@
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
+#include "core/address.h"
 #include "core/fieldcheck.h"
 #include "ingest/ingest.h"
 #include "common/jsonb_push.h"
@@ -194,6 +195,35 @@ IngestPhoneOnDnc(const IngestRow *row, int number)
 			return true;
 	}
 	return false;
+}
+
+/*
+ * A whole address in the address field ("123 Main St, Tampa, FL 33606", a
+ * one-column spreadsheet's) when the row has no city, state or ZIP of its
+ * own: split as identity splits it (EcAddressSplitLine), so that the row is
+ * placed and checked by its parts.  Otherwise the row as it is.
+ */
+static const IngestRow *
+IngestSplitAddress(const IngestRow *row, IngestRow *copy)
+{
+	const IngestValue *a = &row->scalar[IT_PROPERTY_ADDRESS];
+	EcSpan		street,
+				city,
+				state,
+				zip;
+
+	if (a->s == NULL || row->scalar[IT_PROPERTY_CITY].s != NULL ||
+		row->scalar[IT_PROPERTY_STATE].s != NULL || row->scalar[IT_PROPERTY_ZIP].s != NULL ||
+		!EcAddressSplitLine(a->s, a->len, &street, &city, &state, &zip))
+		return row;
+	*copy = *row;
+	copy->scalar[IT_PROPERTY_ADDRESS].s = street.s;
+	copy->scalar[IT_PROPERTY_ADDRESS].len = street.len;
+	copy->scalar[IT_PROPERTY_CITY] = (IngestValue) {city.s, city.len, -1};
+	copy->scalar[IT_PROPERTY_STATE] = (IngestValue) {state.s, state.len, -1};
+	if (zip.len > 0)
+		copy->scalar[IT_PROPERTY_ZIP] = (IngestValue) {zip.s, zip.len, -1};
+	return copy;
 }
 
 /* The property checks that decide whether the row is kept. */
@@ -698,6 +728,7 @@ IngestCheckRow(const IngestRow *row, IngestChecked *out)
 	StrList    *seen[4] = {&emails, &phones, &dnc_phones, &codes};
 	StrList    *lists[RK_COUNT] = {NULL};
 	RecExtra	x = {0};
+	IngestRow	split;
 	char		state[3];
 	char		zip5[6];
 	char		zip4[5];
@@ -711,6 +742,7 @@ IngestCheckRow(const IngestRow *row, IngestChecked *out)
 	int			i;
 
 	IngestCheckKeyOrder();
+	row = IngestSplitAddress(row, &split);
 	reasons = IngestPropertyReasons(row, state, zip5, zip4);
 	out->rejected = reasons != 0;
 

@@ -369,6 +369,31 @@ TestApnMak(void)
 	CHECK_STR(EcKeyStatusReason(EC_KEY_NO_SCOPE), "apn_without_county");
 }
 
+/* a whole address in line 1, with no city, state or ZIP of its own */
+static void
+TestWholeLine(void)
+{
+	CHECK_STR(OneLine("123 Main St, Tampa, FL 33606", NULL, NULL, NULL, NULL), "123 MAIN ST, TAMPA, FL 33606");
+	CHECK_STR(OneLine("123 North Main Street Apt 4, Tampa FL 33606-1234", NULL, NULL, NULL, NULL),
+			  "123 N MAIN ST # 4, TAMPA, FL 33606");
+	CHECK_STR(OneLine("123 Main St, Springfield IL", NULL, NULL, NULL, NULL), "123 MAIN ST, SPRINGFIELD, IL");
+	CHECK_STR(OneLine("9 Oak Ave, Tampa, Fla. 33606", NULL, NULL, NULL, NULL), "9 OAK AVE, TAMPA, FL 33606");
+	CHECK_STR(OneLine("7 Pine Ct,, Tampa,FL,33606", NULL, NULL, NULL, NULL), "7 PINE CT, TAMPA, FL 33606");
+	CHECK_STR(OneLine("5 Elm Rd, Washington, District of Columbia 20001", NULL, NULL, NULL, NULL),
+			  "5 ELM RD, WASHINGTON, DC 20001");
+	CHECK_STR(OneLine("1 Main St, Unit 5, New York, New York 10001", NULL, NULL, NULL, NULL),
+			  "1 MAIN ST # 5, NEW YORK, NY 10001");
+	/* not split: a unit or a number where the city would be, no state */
+	CHECK(strstr(OneLine("123 Main St, Apt IN", NULL, NULL, NULL, NULL), ", IN") == NULL);
+	CHECK(strstr(OneLine("123 Main St, Apt 4, FL 33606", NULL, NULL, NULL, NULL), ", FL") == NULL);
+	CHECK(strstr(OneLine("1 Main St, FL, 33606", NULL, NULL, NULL, NULL), ", FL") == NULL);
+	CHECK(strstr(OneLine("12 Rue X, Montreal, QC", NULL, NULL, NULL, NULL), ", QC") == NULL);
+	/* only when city, state and ZIP are all absent */
+	CHECK(strstr(OneLine("123 Main St, Tampa, FL 33606", NULL, "Orlando", NULL, NULL), "TAMPA, FL") == NULL);
+	/* and idempotent, as every result */
+	CHECK_STR(OneLine("123 MAIN ST", NULL, "TAMPA", "FL", "33606"), "123 MAIN ST, TAMPA, FL 33606");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -379,5 +404,6 @@ main(int argc, char **argv)
 	TestHashDefinition();
 	TestPairs();
 	TestApnMak();
+	TestWholeLine();
 	UNIT_DONE();
 }
