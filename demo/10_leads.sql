@@ -19,3 +19,9 @@ FROM jsonb_array_elements(ec.upsert_leads('[
 	{"property_address": "5820 N 12th St Unit 4", "property_city": "Phoenix", "property_state": "AZ",
 	 "property_zip": "85014", "first_name": "Neighbor"}
 ]', 'propstream') -> 'results') r;
+
+\echo '== A whole address in one line, as a web form sends it: split, normalized, the same lead'
+SELECT ec.normalize_address('1847 Oak Hollow Dr., Sarasota, Fla. 34232', NULL, NULL, NULL, NULL) AS canonical;
+SELECT r ->> 'action' AS action, r ->> 'matched_on' AS matched_on, r ->> 'lead_id' AS lead_id
+FROM ec.upsert_lead('{"property_address": "1847 Oak Hollow Dr., Sarasota, Fla. 34232", "first_name": "Margaret"}',
+	'web_form') r;
