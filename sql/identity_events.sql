@@ -123,5 +123,71 @@ FROM (VALUES (1, '{"property_address": "13 Event Way", "property_city": "Austin"
 SELECT property_address, first_name FROM ec.leads WHERE property_address IN ('12 EVENT WAY', '13 EVENT WAY') ORDER BY 1;
 COMMIT;
 
+-- A one-lead call's events are written by a writer the session keeps (the
+-- table's setup built once): the rows are those an INSERT writes, and a
+-- change of the table, its indexes or its CHECKs reaches it at once.
+SELECT coalesce(max(id), 0) AS third_event FROM ec.pipeline_events \gset
+BEGIN;
+SELECT ec.upsert_lead('{"property_address": "14 Event Way", "property_city": "Austin", "property_state": "TX",
+	"property_zip": "78701", "email": "fourteen@example.com", "email_verified": true}', 'evtest') ->> 'action' AS action;
+SELECT e.event_type, e.ok, e.detail, e.duration_ms >= 0 AS has_ms, e.created_at = now() AS stamped,
+	e.lead_id = l.id AS its_lead
+FROM ec.pipeline_events e JOIN ec.leads l ON l.property_address = '14 EVENT WAY'
+WHERE e.id > :third_event ORDER BY e.id;
+COMMIT;
+-- a new index gets the next rows
+CREATE INDEX pipeline_events_evtest ON ec.pipeline_events (event_type, lead_id);
+SELECT ec.upsert_lead('{"property_address": "15 Event Way", "property_city": "Austin", "property_state": "TX",
+	"property_zip": "78701"}', 'evtest') ->> 'action' AS action;
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SELECT count(*) AS by_new_index FROM ec.pipeline_events
+WHERE event_type = 'dedupe_success' AND lead_id = (SELECT id FROM ec.leads WHERE property_address = '15 EVENT WAY');
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+DROP INDEX ec.pipeline_events_evtest;
+-- a new CHECK applies to the next row, with the executor's error; the call after
+-- the failed one writes as before
+ALTER TABLE ec.pipeline_events ADD CONSTRAINT evtest_no_dedupe CHECK (event_type <> 'dedupe_success') NOT VALID;
+SELECT ec.upsert_lead('{"property_address": "16 Event Way", "property_city": "Austin", "property_state": "TX",
+	"property_zip": "78701"}', 'evtest') ->> 'action' AS action;
+ALTER TABLE ec.pipeline_events DROP CONSTRAINT evtest_no_dedupe;
+SELECT ec.upsert_lead('{"property_address": "16 Event Way", "property_city": "Austin", "property_state": "TX",
+	"property_zip": "78701"}', 'evtest') ->> 'action' AS action;
+-- a changed default is the next row's
+ALTER TABLE ec.pipeline_events ALTER COLUMN upload_id SET DEFAULT -1;
+SELECT ec.upsert_lead('{"property_address": "17 Event Way", "property_city": "Austin", "property_state": "TX",
+	"property_zip": "78701"}', 'evtest') ->> 'action' AS action;
+ALTER TABLE ec.pipeline_events ALTER COLUMN upload_id DROP DEFAULT;
+SELECT l.property_address, e.upload_id FROM ec.pipeline_events e JOIN ec.leads l ON l.id = e.lead_id
+WHERE e.id > :third_event AND l.property_address IN ('16 EVENT WAY', '17 EVENT WAY') ORDER BY e.id;
+-- a deferred unique key on the log sends the rows through SQL too: it is
+-- checked at the end of the transaction
+ALTER TABLE ec.pipeline_events ADD COLUMN evtest_key int UNIQUE DEFERRABLE INITIALLY DEFERRED;
+ALTER TABLE ec.pipeline_events ALTER COLUMN evtest_key SET DEFAULT 1;
+BEGIN;
+SELECT ec.upsert_lead('{"property_address": "19 Event Way", "property_city": "Austin", "property_state": "TX",
+	"property_zip": "78701", "email": "nineteen@example.com", "email_verified": true}', 'evtest') ->> 'action' AS action;
+COMMIT;
+ALTER TABLE ec.pipeline_events DROP COLUMN evtest_key;
+-- an INSERT trigger on the log sends the rows through SQL again: it sees them
+CREATE TABLE event_audit (event_type text, lead_id bigint);
+CREATE FUNCTION event_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO event_audit VALUES (NEW.event_type, NEW.lead_id);
+	RETURN NEW;
+END $$;
+CREATE TRIGGER event_audit AFTER INSERT ON ec.pipeline_events FOR EACH ROW EXECUTE FUNCTION event_audit();
+SELECT ec.upsert_lead('{"property_address": "18 Event Way", "property_city": "Austin", "property_state": "TX",
+	"property_zip": "78701"}', 'evtest') ->> 'action' AS action;
+SELECT event_type, lead_id = (SELECT id FROM ec.leads WHERE property_address = '18 EVENT WAY') AS its_lead FROM event_audit;
+DROP TRIGGER event_audit ON ec.pipeline_events;
+DROP FUNCTION event_audit();
+DROP TABLE event_audit;
+-- every call's rows, ids in order (the failed call's is skipped, as an
+-- INSERT's would be)
+SELECT count(*) AS events, max(id) - min(id) + 1 AS id_span FROM ec.pipeline_events
+WHERE id > :third_event AND event_type IN ('dedupe_success', 'campaign_queued');
+
 -- the leads of this file go again (the next suites count leads)
 DELETE FROM ec.leads WHERE sources = '{evtest}';

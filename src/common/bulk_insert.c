@@ -36,7 +36,9 @@
  * runs a plain INSERT): row security for the current user, rules, stored
  * generated columns, a table other than a plain one, and any trigger that
  * would fire on INSERT other than the check of a foreign key of one int4 or
- * int8 column, not deferrable, to a plain table with the same type. A
+ * int8 column, not deferrable, to a plain table with the same type, and a
+ * deferred unique or exclusion index (its check at the end of the
+ * transaction is an AFTER event only the executor's INSERT queues). A
  * foreign key whose check trigger is disabled is not checked (as INSERT
  * would not). The INSERT privilege of the named columns is checked as the
  * executor checks it; defaults (identity included) are evaluated per row;
@@ -48,12 +50,14 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -69,6 +73,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -206,44 +211,20 @@ BulkPossible(Relation rel, EcBulkFkey **fkeys, int *nfkeys)
 	return true;
 }
 
-EcBulkInsert *
-EcBulkInsertBegin(Oid relid, int ncolumns, const char *const *columns)
+/*
+ * The named columns of rel, checked as INSERT checks them (each exists,
+ * none twice, none GENERATED ALWAYS): their attnums into attnums, and the
+ * range table entry that asks for INSERT on them.
+ */
+static RangeTblEntry *
+NamedColumns(Relation rel, int ncolumns, const char *const *columns, AttrNumber *attnums)
 {
-	MemoryContext cxt;
-	MemoryContext old;
-	EcBulkInsert *bi;
-	Relation	rel;
-	TupleDesc	desc;
-	RangeTblEntry *rte;
-	EcBulkFkey *fkeys;
-	int			nfkeys;
+	TupleDesc	desc = RelationGetDescr(rel);
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
 	int			i;
 
-	rel = table_open(relid, RowExclusiveLock);
-	cxt = AllocSetContextCreate(CurrentMemoryContext, "ec bulk insert", ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(cxt);
-	if (!BulkPossible(rel, &fkeys, &nfkeys))
-	{
-		MemoryContextSwitchTo(old);
-		MemoryContextDelete(cxt);
-		table_close(rel, NoLock);
-		return NULL;
-	}
-
-	bi = palloc0(sizeof(EcBulkInsert));
-	bi->cxt = cxt;
-	bi->cid = InvalidCommandId;
-	bi->rel = rel;
-	bi->fkeys = fkeys;
-	bi->nfkeys = nfkeys;
-	bi->ncolumns = ncolumns;
-	bi->attnums = palloc(sizeof(AttrNumber) * Max(ncolumns, 1));
-	desc = RelationGetDescr(rel);
-
-	/* the named columns, checked as INSERT checks them */
-	rte = makeNode(RangeTblEntry);
 	rte->rtekind = RTE_RELATION;
-	rte->relid = relid;
+	rte->relid = RelationGetRelid(rel);
 	rte->relkind = rel->rd_rel->relkind;
 	rte->rellockmode = RowExclusiveLock;
 	rte->requiredPerms = ACL_INSERT;
@@ -275,21 +256,19 @@ EcBulkInsertBegin(Oid relid, int ncolumns, const char *const *columns)
 					 errmsg("cannot insert a non-DEFAULT value into column \"%s\"", columns[i]),
 					 errdetail("Column \"%s\" is an identity column defined as GENERATED ALWAYS.", columns[i])));
 		rte->insertedCols = bms_add_member(rte->insertedCols, attnum - FirstLowInvalidHeapAttributeNumber);
-		bi->attnums[i] = attnum;
+		attnums[i] = attnum;
 	}
-	ExecCheckRTPerms(list_make1(rte), true);
+	return rte;
+}
 
-	/* the executor's result relation, as COPY FROM sets it up */
-	bi->estate = CreateExecutorState();
-	ExecInitRangeTable(bi->estate, list_make1(rte));
-	bi->rri = makeNode(ResultRelInfo);
-	ExecInitResultRelation(bi->estate, bi->rri, 1);
-	CheckValidResultRel(bi->rri, CMD_INSERT);
-	ExecOpenIndices(bi->rri, false);
-	bi->bistate = GetBulkInsertState();
+/* the defaults of the columns rte does not name, per attribute (NULL: none) */
+static ExprState **
+ColumnDefaults(Relation rel, const RangeTblEntry *rte)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	ExprState **defaults = palloc0(sizeof(ExprState *) * Max(desc->natts, 1));
+	int			i;
 
-	/* the defaults of the other columns */
-	bi->defaults = palloc0(sizeof(ExprState *) * desc->natts);
 	for (i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
@@ -300,8 +279,79 @@ EcBulkInsertBegin(Oid relid, int ncolumns, const char *const *columns)
 			continue;
 		def = build_column_default(rel, att->attnum);
 		if (def != NULL)
-			bi->defaults[i] = ExecInitExpr(expression_planner((Expr *) def), NULL);
+			defaults[i] = ExecInitExpr(expression_planner((Expr *) def), NULL);
 	}
+	return defaults;
+}
+
+/*
+ * Whether every unique or exclusion index of rel is checked at once: a
+ * deferred one needs the AFTER event an INSERT queues to check it at the
+ * end, which only the executor's INSERT does.
+ */
+static bool
+NoDeferredChecks(Relation rel)
+{
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	bool		ok = true;
+
+	foreach(lc, indexes)
+	{
+		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+
+		if (!HeapTupleIsValid(tup))
+			elog(ERROR, "cache lookup failed for index %u", lfirst_oid(lc));
+		if (!((Form_pg_index) GETSTRUCT(tup))->indimmediate)
+			ok = false;
+		ReleaseSysCache(tup);
+	}
+	list_free(indexes);
+	return ok;
+}
+
+EcBulkInsert *
+EcBulkInsertBegin(Oid relid, int ncolumns, const char *const *columns)
+{
+	MemoryContext cxt;
+	MemoryContext old;
+	EcBulkInsert *bi;
+	Relation	rel;
+	RangeTblEntry *rte;
+	EcBulkFkey *fkeys;
+	int			nfkeys;
+
+	rel = table_open(relid, RowExclusiveLock);
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "ec bulk insert", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	if (!BulkPossible(rel, &fkeys, &nfkeys) || !NoDeferredChecks(rel))
+	{
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(cxt);
+		table_close(rel, NoLock);
+		return NULL;
+	}
+
+	bi = palloc0(sizeof(EcBulkInsert));
+	bi->cxt = cxt;
+	bi->cid = InvalidCommandId;
+	bi->rel = rel;
+	bi->fkeys = fkeys;
+	bi->nfkeys = nfkeys;
+	bi->ncolumns = ncolumns;
+	bi->attnums = palloc(sizeof(AttrNumber) * Max(ncolumns, 1));
+	rte = NamedColumns(rel, ncolumns, columns, bi->attnums);
+	ExecCheckRTPerms(list_make1(rte), true);
+
+	/* the executor's result relation, as COPY FROM sets it up */
+	bi->estate = CreateExecutorState();
+	ExecInitRangeTable(bi->estate, list_make1(rte));
+	bi->rri = makeNode(ResultRelInfo);
+	ExecInitResultRelation(bi->estate, bi->rri, 1);
+	CheckValidResultRel(bi->rri, CMD_INSERT);
+	ExecOpenIndices(bi->rri, false);
+	bi->bistate = GetBulkInsertState();
+	bi->defaults = ColumnDefaults(rel, rte);
 	MemoryContextSwitchTo(old);
 	return bi;
 }
@@ -339,6 +389,36 @@ BulkFlush(EcBulkInsert *bi)
 	bi->bytes = 0;
 }
 
+/*
+ * A row into slot: the defaults of the columns not named first (evaluated
+ * per row, as INSERT does), then the values.  Stored as a virtual tuple
+ * whose defaults live in econtext's per-tuple memory.
+ */
+static void
+FillSlot(TupleTableSlot *slot, TupleDesc desc, ExprState **defaults, ExprContext *econtext,
+		 int ncolumns, const AttrNumber *attnums, const Datum *values, const bool *nulls)
+{
+	MemoryContext old;
+	int			i;
+
+	ExecClearTuple(slot);
+	old = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
+	for (i = 0; i < desc->natts; i++)
+	{
+		slot->tts_isnull[i] = true;
+		slot->tts_values[i] = (Datum) 0;
+		if (defaults[i] != NULL)
+			slot->tts_values[i] = ExecEvalExpr(defaults[i], econtext, &slot->tts_isnull[i]);
+	}
+	for (i = 0; i < ncolumns; i++)
+	{
+		slot->tts_values[attnums[i] - 1] = values[i];
+		slot->tts_isnull[attnums[i] - 1] = nulls[i];
+	}
+	MemoryContextSwitchTo(old);
+	ExecStoreVirtualTuple(slot);
+}
+
 void
 EcBulkInsertRow(EcBulkInsert *bi, const Datum *values, const bool *nulls)
 {
@@ -361,24 +441,8 @@ EcBulkInsertRow(EcBulkInsert *bi, const Datum *values, const bool *nulls)
 		bi->slots[bi->nbuffered] = MakeSingleTupleTableSlot(bi->slotdesc, table_slot_callbacks(bi->rel));
 	}
 	slot = bi->slots[bi->nbuffered];
-	ExecClearTuple(slot);
-
-	/* defaults first (evaluated per row, as INSERT does), then the values */
-	MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
-	for (i = 0; i < desc->natts; i++)
-	{
-		slot->tts_isnull[i] = true;
-		slot->tts_values[i] = (Datum) 0;
-		if (bi->defaults[i] != NULL)
-			slot->tts_values[i] = ExecEvalExpr(bi->defaults[i], econtext, &slot->tts_isnull[i]);
-	}
-	for (i = 0; i < bi->ncolumns; i++)
-	{
-		slot->tts_values[bi->attnums[i] - 1] = values[i];
-		slot->tts_isnull[bi->attnums[i] - 1] = nulls[i];
-	}
+	FillSlot(slot, desc, bi->defaults, econtext, bi->ncolumns, bi->attnums, values, nulls);
 	MemoryContextSwitchTo(bi->cxt);
-	ExecStoreVirtualTuple(slot);
 
 	/* NOT NULL and CHECK, as the executor checks them */
 	if (desc->constr != NULL)
@@ -566,6 +630,233 @@ EcBulkInsertEnd(EcBulkInsert *bi)
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(bi->cxt);
 	return inserted;
+}
+
+/* ---------------------------------------------------------------------
+ * One row per statement, its setup kept for the session
+ *
+ * A caller that writes one row per call (the one-lead upsert's event) paid
+ * the whole setup of an INSERT each time: the plan's executor start, the
+ * result relation, each index's description and predicate, the CHECK read
+ * from its text and prepared, the defaults, and the end.  Here all that is
+ * built once and kept in the session, and each call only locks the table
+ * and its indexes, checks what an INSERT checks every time (row security,
+ * triggers and rules, the INSERT privilege of the columns), and writes.
+ *
+ * What is kept is dropped when the table or one of its indexes changes
+ * (any relcache invalidation of them), when a function or a type changes
+ * (a CHECK or a default may call it), and after a call that ended in an
+ * error; the next call builds it again.
+ * --------------------------------------------------------------------- */
+
+struct EcRowInsert
+{
+	MemoryContext cxt;			/* everything below; a child of CacheMemoryContext */
+	bool		valid;
+	bool		possible;		/* no deferred unique or exclusion index */
+	Oid			relid;
+	Relation	rel;			/* the relcache entry it was built on */
+	int			ncolumns;
+	char	  **columns;
+	AttrNumber *attnums;
+	RangeTblEntry *rte;
+	EState	   *estate;			/* its query context is cxt's child */
+	ResultRelInfo *rri;			/* index descriptions and CHECK states kept */
+	Oid		   *indexids;
+	ExprState **defaults;
+	TupleTableSlot *slot;		/* over a copy of the row type */
+	struct EcRowInsert *next;	/* every cache of the session */
+};
+
+static EcRowInsert *row_inserts = NULL;
+static bool row_insert_callbacks = false;
+
+static void
+RowInsertRelInval(Datum arg, Oid relid)
+{
+	EcRowInsert *c;
+	int			i;
+
+	for (c = row_inserts; c != NULL; c = c->next)
+	{
+		if (!c->valid)
+			continue;
+		if (relid == InvalidOid || relid == c->relid)
+			c->valid = false;
+		for (i = 0; c->valid && i < c->rri->ri_NumIndices; i++)
+			if (c->indexids[i] == relid)
+				c->valid = false;
+	}
+}
+
+static void
+RowInsertSysInval(Datum arg, int cacheid, uint32 hashvalue)
+{
+	EcRowInsert *c;
+
+	for (c = row_inserts; c != NULL; c = c->next)
+		c->valid = false;
+}
+
+/* whether the cache was built for these columns */
+static bool
+SameColumns(const EcRowInsert *c, int ncolumns, const char *const *columns)
+{
+	int			i;
+
+	if (c->ncolumns != ncolumns)
+		return false;
+	for (i = 0; i < ncolumns; i++)
+		if (strcmp(c->columns[i], columns[i]) != 0)
+			return false;
+	return true;
+}
+
+/* (Re)builds *c for rel, open and locked by the caller, and its indexes. */
+static void
+RowInsertBuild(EcRowInsert *c, Relation rel, int ncolumns, const char *const *columns)
+{
+	MemoryContext old;
+	int			i;
+
+	if (c->cxt != NULL)
+	{
+		if (c->estate != NULL)
+			FreeExecutorState(c->estate);
+		MemoryContextDelete(c->cxt);
+	}
+	c->cxt = AllocSetContextCreate(CacheMemoryContext, "ec row insert", ALLOCSET_SMALL_SIZES);
+	c->valid = false;
+	c->estate = NULL;
+	c->possible = NoDeferredChecks(rel);
+	old = MemoryContextSwitchTo(c->cxt);
+	c->relid = RelationGetRelid(rel);
+	c->rel = rel;
+	c->ncolumns = ncolumns;
+	c->columns = palloc(sizeof(char *) * Max(ncolumns, 1));
+	for (i = 0; i < ncolumns; i++)
+		c->columns[i] = pstrdup(columns[i]);
+	c->attnums = palloc(sizeof(AttrNumber) * Max(ncolumns, 1));
+	c->rte = NamedColumns(rel, ncolumns, columns, c->attnums);
+
+	/* the result relation, as EcBulkInsertBegin sets it up, kept */
+	c->estate = CreateExecutorState();
+	ExecInitRangeTable(c->estate, list_make1(c->rte));
+	c->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(c->rri, rel, 1, NULL, 0);
+	CheckValidResultRel(c->rri, CMD_INSERT);
+	ExecOpenIndices(c->rri, false);
+	c->indexids = palloc(sizeof(Oid) * Max(c->rri->ri_NumIndices, 1));
+	for (i = 0; i < c->rri->ri_NumIndices; i++)
+		c->indexids[i] = RelationGetRelid(c->rri->ri_IndexRelationDescs[i]);
+	c->defaults = ColumnDefaults(rel, c->rte);
+	c->slot = MakeSingleTupleTableSlot(CreateTupleDescCopy(RelationGetDescr(rel)), table_slot_callbacks(rel));
+	MemoryContextSwitchTo(old);
+}
+
+/* the indexes, locked as the executor locks them; false if one is not the one kept */
+static bool
+RowInsertOpenIndexes(EcRowInsert *c)
+{
+	int			i;
+	bool		same = true;
+
+	for (i = 0; i < c->rri->ri_NumIndices; i++)
+	{
+		Relation	ir = index_open(c->indexids[i], RowExclusiveLock);
+
+		if (ir != c->rri->ri_IndexRelationDescs[i])
+			same = false;
+		c->rri->ri_IndexRelationDescs[i] = ir;
+	}
+	return same;
+}
+
+static void
+RowInsertCloseIndexes(EcRowInsert *c)
+{
+	int			i;
+
+	for (i = 0; i < c->rri->ri_NumIndices; i++)
+	{
+#if PG_VERSION_NUM >= 170000
+		index_insert_cleanup(c->rri->ri_IndexRelationDescs[i], c->rri->ri_IndexRelationInfo[i]);
+#endif
+		index_close(c->rri->ri_IndexRelationDescs[i], NoLock);
+	}
+}
+
+bool
+EcRowInsertOne(EcRowInsert **cachep, Oid relid, int ncolumns, const char *const *columns,
+			   const Datum *values, const bool *nulls)
+{
+	EcRowInsert *c = *cachep;
+	Relation	rel;
+	EcBulkFkey *fkeys;
+	int			nfkeys;
+	TupleDesc	desc;
+	CommandId	cid;
+
+	rel = table_open(relid, RowExclusiveLock);
+	if (!BulkPossible(rel, &fkeys, &nfkeys) || nfkeys > 0)
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
+	if (!row_insert_callbacks)
+	{
+		CacheRegisterRelcacheCallback(RowInsertRelInval, (Datum) 0);
+		CacheRegisterSyscacheCallback(PROCOID, RowInsertSysInval, (Datum) 0);
+		CacheRegisterSyscacheCallback(TYPEOID, RowInsertSysInval, (Datum) 0);
+		row_insert_callbacks = true;
+	}
+	if (c == NULL)
+	{
+		c = MemoryContextAllocZero(CacheMemoryContext, sizeof(EcRowInsert));
+		c->next = row_inserts;
+		row_inserts = c;
+		*cachep = c;
+	}
+	if (!c->valid || c->rel != rel || c->relid != relid || !SameColumns(c, ncolumns, columns))
+		RowInsertBuild(c, rel, ncolumns, columns);	/* opens the indexes */
+	else if (!RowInsertOpenIndexes(c))
+	{
+		RowInsertCloseIndexes(c);
+		RowInsertBuild(c, rel, ncolumns, columns);
+	}
+
+	if (!c->possible)
+	{
+		/* kept: the next call knows at once */
+		c->valid = true;
+		RowInsertCloseIndexes(c);
+		table_close(rel, NoLock);
+		return false;
+	}
+
+	/*
+	 * Invalid until the row is in: an error on the way (a CHECK, a unique
+	 * key) may leave half-made states behind, and the next call rebuilds.
+	 */
+	c->valid = false;
+	ExecCheckRTPerms(list_make1(c->rte), true);
+	desc = RelationGetDescr(rel);
+	cid = GetCurrentCommandId(true);
+	c->estate->es_output_cid = cid;
+	ResetPerTupleExprContext(c->estate);
+	FillSlot(c->slot, desc, c->defaults, GetPerTupleExprContext(c->estate), ncolumns, c->attnums,
+			 values, nulls);
+	if (desc->constr != NULL)
+		ExecConstraints(c->rri, c->slot, c->estate);
+	table_tuple_insert(rel, c->slot, cid, 0, NULL);
+	if (c->rri->ri_NumIndices > 0)
+		list_free(EcInsertIndexTuples(c->rri, c->slot, c->estate));
+	ExecClearTuple(c->slot);
+	ResetPerTupleExprContext(c->estate);
+	RowInsertCloseIndexes(c);
+	table_close(rel, NoLock);
+	c->valid = true;
+	return true;
 }
 
 PG_FUNCTION_INFO_V1(ec_insert_rows);

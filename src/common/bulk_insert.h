@@ -41,4 +41,18 @@ extern void EcBulkInsertRow(EcBulkInsert *bi, const Datum *values, const bool *n
 /* Writes what is buffered, checks the foreign keys, ends; the rows inserted. */
 extern uint64 EcBulkInsertEnd(EcBulkInsert *bi);
 
+/*
+ * One row into relid's named columns, as EcBulkInsertRow would write it,
+ * for callers that write one row per call: what an INSERT sets up per
+ * statement (result relation, index descriptions, CHECK and default
+ * expressions) is kept for the session in *cache (NULL at first) and built
+ * again when the table, its indexes, a function or a type change.  False,
+ * with nothing written, when the table needs the executor's INSERT (as for
+ * EcBulkInsertBegin, and for any foreign key): the caller runs its INSERT.
+ */
+typedef struct EcRowInsert EcRowInsert;
+
+extern bool EcRowInsertOne(EcRowInsert **cache, Oid relid, int ncolumns, const char *const *columns,
+						   const Datum *values, const bool *nulls);
+
 #endif							/* EC_BULK_INSERT_H */
