@@ -2609,6 +2609,24 @@ UpsertBatch(BLead *leads, int n)
 
 static const char *const EventCols[6] = {"event_type", "ok", "lead_id", "broker_id", "duration_ms", "detail"};
 
+/* event i of the batch as the values of EventCols */
+static void
+EventValues(const Batch *b, int i, Datum *v, bool *nulls)
+{
+	v[0] = b->type[i];
+	nulls[0] = false;
+	v[1] = BoolGetDatum(b->ok[i]);
+	nulls[1] = false;
+	v[2] = b->lead[i];
+	nulls[2] = b->lead_null[i];
+	v[3] = b->broker[i];
+	nulls[3] = b->broker_null[i];
+	v[4] = b->ms[i];
+	nulls[4] = false;
+	v[5] = b->detail[i];
+	nulls[5] = false;
+}
+
 /*
  * the batch's events appended as COPY appends rows (src/common/bulk_insert.c);
  * false: write them through SQL (an INSERT trigger or row security on the log)
@@ -2625,16 +2643,9 @@ EventsDirect(Batch *b)
 	for (i = 0; i < b->n; i++)
 	{
 		Datum		v[6];
-		bool		nulls[6] = {false, false, false, false, false, false};
+		bool		nulls[6];
 
-		v[0] = b->type[i];
-		v[1] = BoolGetDatum(b->ok[i]);
-		v[2] = b->lead[i];
-		nulls[2] = b->lead_null[i];
-		v[3] = b->broker[i];
-		nulls[3] = b->broker_null[i];
-		v[4] = b->ms[i];
-		v[5] = b->detail[i];
+		EventValues(b, i, v, nulls);
 		EcBulkInsertRow(bi, v, nulls);
 	}
 	(void) EcBulkInsertEnd(bi);
@@ -2664,16 +2675,9 @@ EventsOneByOne(Batch *b)
 	for (i = 0; i < b->n; i++)
 	{
 		Datum		v[6];
-		bool		nulls[6] = {false, false, false, false, false, false};
+		bool		nulls[6];
 
-		v[0] = b->type[i];
-		v[1] = BoolGetDatum(b->ok[i]);
-		v[2] = b->lead[i];
-		nulls[2] = b->lead_null[i];
-		v[3] = b->broker[i];
-		nulls[3] = b->broker_null[i];
-		v[4] = b->ms[i];
-		v[5] = b->detail[i];
+		EventValues(b, i, v, nulls);
 		if (!EcRowInsertOne(&EventWriter, relid, lengthof(EventCols), EventCols, v, nulls))
 			break;
 	}
