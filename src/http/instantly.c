@@ -345,58 +345,14 @@ KeyOrder(const char *a, int alen, const char *b, int blen)
 	return memcmp(a, b, alen);
 }
 
-/*
- * A string as escape_json writes it (json.c: \b \f \n \r \t \" \\, other
- * bytes below 0x20 as \u00XX, the rest as they are), copied in runs
- * rather than byte by byte; jsonb strings hold no NUL.
- */
+/* a jsonb string (not NUL-terminated, never holding a NUL) as escape_json writes it */
 static void
 WriteString(StringInfo out, const char *s, int len)
 {
-	int			start = 0;
-	int			i;
+	char	   *z = pnstrdup(s, len);
 
-	appendStringInfoCharMacro(out, '"');
-	for (i = 0; i < len; i++)
-	{
-		unsigned char c = (unsigned char) s[i];
-
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		if (i > start)
-			appendBinaryStringInfo(out, s + start, i - start);
-		start = i + 1;
-		switch (c)
-		{
-			case '\b':
-				appendBinaryStringInfo(out, "\\b", 2);
-				break;
-			case '\f':
-				appendBinaryStringInfo(out, "\\f", 2);
-				break;
-			case '\n':
-				appendBinaryStringInfo(out, "\\n", 2);
-				break;
-			case '\r':
-				appendBinaryStringInfo(out, "\\r", 2);
-				break;
-			case '\t':
-				appendBinaryStringInfo(out, "\\t", 2);
-				break;
-			case '"':
-				appendBinaryStringInfo(out, "\\\"", 2);
-				break;
-			case '\\':
-				appendBinaryStringInfo(out, "\\\\", 2);
-				break;
-			default:
-				appendStringInfo(out, "\\u%04x", (int) c);
-				break;
-		}
-	}
-	if (len > start)
-		appendBinaryStringInfo(out, s + start, len - start);
-	appendStringInfoCharMacro(out, '"');
+	escape_json(out, z);
+	pfree(z);
 }
 
 /* A scalar as JsonbToCString writes it (jsonfuncs.c's jsonb_put_escaped_value). */
@@ -455,7 +411,7 @@ WriteFlatValue(StringInfo out, const JsonbValue *v)
 	{
 		char	   *txt = JsonbToCString(NULL, v->val.binary.data, v->val.binary.len);
 
-		WriteString(out, txt, strlen(txt));
+		escape_json(out, txt);
 	}
 	else
 		WriteScalar(out, v);
