@@ -132,7 +132,9 @@ HttpStoreRecover(void)
 
 /*
  * Each host with pending rows and its earliest not_before: a skip scan of
- * the pending index, one probe per host however long the queue.
+ * the pending index, one probe per host however long the queue.  Read-only,
+ * so with the snapshot the transaction began with: it does not see rows the
+ * same transaction has just changed (HttpStoreRecover commits first).
  */
 List *
 HttpStoreHosts(void)

@@ -705,9 +705,19 @@ ClaimRound(void)
 	}
 	if (!recovered)
 	{
+		/*
+		 * What a crash left in flight goes back to the queue in a transaction
+		 * of its own: the list of due hosts below is read with the snapshot
+		 * its transaction began with, which does not see the transaction's
+		 * own updates, and nothing may wake us again for this round's misses
+		 * (the latch a process starts with set is consumed by any wait, for a
+		 * lock or a buffer, on the way here).
+		 */
 		HttpStoreRecover();
 		recovered = true;
 		callbacks_due = true;
+		HttpTxnEnd();
+		HttpTxnBegin("claiming HTTP requests");
 	}
 
 	due = HttpStoreHosts();

@@ -351,11 +351,47 @@ for (my $i = 0; $i < 1000 && @{ $server->requests('/sleep/1000/kill-') } < 3; $i
 {
 	select(undef, undef, undef, 0.01);
 }
+# The worker commits its claims asynchronously: a checkpoint puts this one
+# on disk, so that the crash cannot take it back and the rows are in flight
+# when the worker starts again (not pending again, as after most crashes).
+sql('CHECKPOINT');
 kill 'KILL', $pid;
 $node->poll_query_until('postgres',
 	"SELECT count(*) = 3 FROM ec.http_requests WHERE purpose = 'test_kill' AND state = 'succeeded'")
   or die 'requests in flight at SIGKILL did not finish';
 pass('after SIGKILL of the worker its in-flight requests are sent again and succeed');
+like(slurp_file($node->logfile), qr/requeued 3 requests that were in flight/, 'the new worker requeued them');
+
+# ---- requests left in flight are sent by the worker that requeues them ----
+# What a crash leaves (rows in_flight, their attempt counted), requeued by
+# the next worker with nothing else to wake it: the commits that queued the
+# rows are long past, and a wait at its start (here for a lock; after a
+# crash, as often for a buffer another process is reading) consumes the set
+# latch every new process begins with.  Its first claim round must see what
+# it requeued: the poll is an hour away, and so is the deadlock check's
+# alarm, which would otherwise set the latch again a second later.
+$pid = sql("SELECT pid FROM ec.http_workers()");
+sql("ALTER DATABASE postgres SET deadlock_timeout = '1h'");
+sql("SELECT ec.http_enqueue('GET', '" . $server->url('/ok/recover-') . "' || g, NULL, NULL, 'test_recover',
+	not_before => now() + interval '1 day') FROM generate_series(1, 3) g");
+sql("UPDATE ec.http_requests SET state = 'in_flight', attempts = 1, not_before = now() WHERE purpose = 'test_recover'");
+my $holder = $node->background_psql('postgres');
+$holder->query_safe('BEGIN; LOCK TABLE ec.http_requests IN SHARE MODE');
+sql("SELECT pg_terminate_backend($pid)");
+$node->poll_query_until('postgres', "SELECT count(*) = 1 FROM pg_stat_activity
+	WHERE backend_type = 'equity_connect http worker' AND pid <> $pid AND wait_event_type = 'Lock'")
+  or die 'the new worker did not wait for the lock';
+$holder->query_safe('COMMIT');
+$holder->quit;
+sql("ALTER DATABASE postgres RESET deadlock_timeout");
+my $recovered = 0;
+for (my $i = 0; $i < 300 && !$recovered; $i++)
+{
+	$recovered = sql("SELECT count(*) = 3 FROM ec.http_requests WHERE purpose = 'test_recover' AND state = 'succeeded'") eq 't';
+	select(undef, undef, undef, 0.1) unless $recovered;
+}
+ok($recovered, 'requests a crash left in flight are sent at once by the worker that requeues them');
+is(scalar(@{ $server->requests('/ok/recover-') }), 3, 'each once');
 
 # ---- nothing on a standby; the worker starts when it is promoted ----
 $node->backup('b');
