@@ -60,4 +60,20 @@ extern bool EcLeadProbeFind(EcLeadProbe *p, int key, Datum value, int64 *id, Tra
 							ItemPointer tid, Datum *values, bool *nulls);
 extern void EcLeadProbeClose(EcLeadProbe *p);
 
+/*
+ * Merges written into the versions of leads that were read (leadwrite.c),
+ * as one "UPDATE ec.leads SET <set columns>, updated_at = now() WHERE ctid
+ * = tid AND id = id AND xmin = xmin" statement writes them.  Begin answers
+ * NULL when the caller must run its UPDATE (row security, privileges, ...):
+ * nothing was done.  Row: 1 written; 0 that version is no longer the
+ * lead's, or a BEFORE trigger skipped it.  End ends the statement (AFTER
+ * triggers).  An error on the way is the caller's to roll back.
+ */
+typedef struct EcLeadUpdater EcLeadUpdater;
+extern EcLeadUpdater *EcLeadUpdateBegin(int ncols, const char *const *names, const Oid *types,
+										const bool *set);
+extern int	EcLeadUpdateRow(EcLeadUpdater *u, const Datum *values, const bool *nulls,
+							int64 id, TransactionId xmin, ItemPointer tid);
+extern void EcLeadUpdateEnd(EcLeadUpdater *u);
+
 #endif							/* EC_IDENTITY_H */

@@ -1484,6 +1484,24 @@ RowFromTuple(HeapTuple tup, TupleDesc desc, LeadRow *r)
 	}
 }
 
+/* the columns' names and types as arrays, for the direct lookup and update */
+static const char *ColNames[NCOLS];
+static Oid	ColTypes[NCOLS];
+
+static void
+ColArraysInit(void)
+{
+	int			k;
+
+	if (ColNames[0] != NULL)
+		return;
+	for (k = 0; k < NCOLS; k++)
+	{
+		ColNames[k] = Cols[k].name;
+		ColTypes[k] = Cols[k].type;
+	}
+}
+
 /*
  * The leads holding the lead's keys, by probing their unique indexes
  * (lookup.c): the rows of the lookup SELECT, each once.  -1 when the
@@ -1493,21 +1511,12 @@ static int
 LookupDirect(const LeadIn *in, LeadRow *found)
 {
 	static const LeadCol keycols[EC_PROBE_NKEYS] = {C_MAK, C_APN_KEY, C_ADDR_HASH};
-	static const char *names[NCOLS];
-	static Oid	types[NCOLS];
 	EcLeadProbe *probe;
 	int			k,
 				n = 0;
 
-	if (names[0] == NULL)
-	{
-		for (k = 0; k < NCOLS; k++)
-		{
-			names[k] = Cols[k].name;
-			types[k] = Cols[k].type;
-		}
-	}
-	probe = EcLeadProbeOpen(NCOLS, names, types);
+	ColArraysInit();
+	probe = EcLeadProbeOpen(NCOLS, ColNames, ColTypes);
 	if (probe == NULL)
 		return -1;
 	for (k = 0; k < EC_PROBE_NKEYS; k++)
@@ -1602,8 +1611,22 @@ UpdateLead(const LeadRow *r, ColMask mask)
 	int			rc,
 				i,
 				n = 0;
-	SPIPlanPtr	plan = UpdatePlanFor(&mask, false);
+	SPIPlanPtr	plan;
+	bool		set[NCOLS];
+	EcLeadUpdater *lu;
 
+	for (i = 0; i < NCOLS; i++)
+		set[i] = (mask & ((ColMask) 1 << i)) != 0;
+	ColArraysInit();
+	lu = EcLeadUpdateBegin(NCOLS, ColNames, ColTypes, set);
+	if (lu != NULL)
+	{
+		rc = EcLeadUpdateRow(lu, r->v, r->null, r->id, r->xmin, (ItemPointer) &r->tid);
+		EcLeadUpdateEnd(lu);
+		return rc == 1;
+	}
+
+	plan = UpdatePlanFor(&mask, false);
 	for (i = 0; i < NCOLS; i++)
 	{
 		if (!(mask & ((ColMask) 1 << i)))
@@ -2377,7 +2400,41 @@ typedef struct BatchUpdateArgs
 	int			n;
 	SPIPlanPtr	plan;
 	Datum	   *args;
+	ColMask		mask;			/* the direct way: the columns set */
+	int			direct;			/* the direct way: 1 done, -1 not possible */
 } BatchUpdateArgs;
+
+/*
+ * The batch's merges written as its UPDATE would write them, row by row in
+ * id order, without the statement (src/identity/leadwrite.c).
+ */
+static void
+BatchUpdateDirectWork(void *arg)
+{
+	BatchUpdateArgs *u = (BatchUpdateArgs *) arg;
+	EcLeadUpdater *lu;
+	bool		set[NCOLS];
+	int			i;
+
+	for (i = 0; i < NCOLS; i++)
+		set[i] = (u->mask & ((ColMask) 1 << i)) != 0;
+	ColArraysInit();
+	lu = EcLeadUpdateBegin(NCOLS, ColNames, ColTypes, set);
+	if (lu == NULL)
+	{
+		u->direct = -1;
+		return;
+	}
+	for (i = 0; i < u->n; i++)
+	{
+		BState	   *st = u->states[i];
+
+		st->lost = EcLeadUpdateRow(lu, st->row.v, st->row.null, st->row.id, st->xmin,
+								   &st->row.tid) != 1;
+	}
+	EcLeadUpdateEnd(lu);
+	u->direct = 1;
+}
 
 /* the UPDATE plan's rows: each marks its state written */
 static void
@@ -2423,6 +2480,21 @@ BatchUpdate(BState **states, int n)
 	/* one statement, in id order: the columns any lead of the batch changed */
 	for (i = 0; i < n; i++)
 		mask |= states[i]->changed;
+	for (i = 0; i < n; i++)
+		states[i]->lost = true;
+	{
+		BatchUpdateArgs u = {states, n, NULL, NULL, mask, 0};
+
+		if (!RunRaced(BatchUpdateDirectWork, &u))
+		{
+			for (i = 0; i < n; i++)
+				states[i]->lost = true;
+			return;
+		}
+		if (u.direct == 1)
+			return;
+	}
+
 	plan = UpdatePlanFor(&mask, true);
 	for (i = 0; i < NCOLS; i++)
 		if (mask & ((ColMask) 1 << i))
@@ -2443,7 +2515,7 @@ BatchUpdate(BState **states, int n)
 												  TYPALIGN_SHORT));
 
 	{
-		BatchUpdateArgs u = {states, n, plan, args};
+		BatchUpdateArgs u = {states, n, plan, args, mask, 0};
 
 		if (!RunRaced(BatchUpdateWork, &u))
 			for (i = 0; i < n; i++)

@@ -1,0 +1,323 @@
+/*-------------------------------------------------------------------------
+ *
+ * leadwrite.c
+ *		Writing merges into the versions of leads that were read, as the
+ *		executor's UPDATE writes rows, without an UPDATE statement.
+ *
+ * Why: a merged lead was one "UPDATE ec.leads SET ... WHERE ctid = $t AND
+ * id = $i AND xmin = $x" through SPI, and a batch's merges one such UPDATE
+ * over unnest()ed arrays.  The statement around the rows (the executor's
+ * start, a projection of the whole 50-column row, the TID scan, for a batch
+ * the function scans into tuplestores and the join) cost about a sixth of
+ * a merge (callgrind: 178,000 -> 156,000 instructions a one-lead merge).
+ *
+ * The same row and the same effects as that statement:
+ *	- the statement's snapshot as SPI takes one (command counter advanced,
+ *	  a fresh snapshot under READ COMMITTED);
+ *	- the version at the TID is locked in the mode the UPDATE would take
+ *	  (ExecUpdateLockMode over the columns it sets), waiting for a writer
+ *	  that holds it; a version that was updated, deleted or is not the one
+ *	  read (id, xmin) is not written, as the statement's WHERE and its
+ *	  EvalPlanQual recheck would skip it; under REPEATABLE READ a version
+ *	  changed since the snapshot raises the serialization failure the
+ *	  statement raises;
+ *	- BEFORE and AFTER STATEMENT and ROW triggers, column-specific ones
+ *	  included (the set columns are the statement's updated columns),
+ *	  transition tables, the CHECK constraints, HOT or index entries as
+ *	  heap_update decides, the queued AFTER events (foreign keys) at the end.
+ * Row security, no table-level UPDATE or SELECT privilege, SERIALIZABLE,
+ * rules, a generated column, a column type other than expected: the caller
+ * runs its UPDATE instead (-1 before anything is written).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/sysattr.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
+#include "utils/typcache.h"
+
+#include "common/pgcompat.h"
+#include "identity/identity.h"
+
+/*
+ * Where the columns are, found once per session and row layout (the type
+ * cache's identifier, which any ALTER TABLE changes), as lookup.c does.
+ */
+typedef struct WriteLayout
+{
+	Oid			relid;
+	uint64		layout;
+	int			ncols;
+	const char *const *names;	/* the caller's (static) arrays */
+	const Oid  *types;
+	AttrNumber	attno[MaxHeapAttributeNumber];
+	Oid			enum_type[MaxHeapAttributeNumber];	/* given as text, stored as this enum */
+	AttrNumber	id_att;
+	AttrNumber	updated_at_att;
+	bool		usable;
+} WriteLayout;
+
+static WriteLayout Layout;
+
+static void
+LayoutResolve(Relation rel, uint64 layout, int ncols, const char *const *names, const Oid *types)
+{
+	Oid			relid = RelationGetRelid(rel);
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			i;
+
+	Layout.relid = InvalidOid;
+	Layout.usable = ncols <= MaxHeapAttributeNumber;
+	Layout.id_att = get_attnum(relid, "id");
+	Layout.updated_at_att = get_attnum(relid, "updated_at");
+	if (Layout.id_att == InvalidAttrNumber ||
+		TupleDescAttr(desc, Layout.id_att - 1)->atttypid != INT8OID ||
+		Layout.updated_at_att == InvalidAttrNumber ||
+		TupleDescAttr(desc, Layout.updated_at_att - 1)->atttypid != TIMESTAMPTZOID)
+		Layout.usable = false;
+	for (i = 0; i < ncols && Layout.usable; i++)
+	{
+		AttrNumber	a = get_attnum(relid, names[i]);
+		Oid			t = a == InvalidAttrNumber ? InvalidOid : TupleDescAttr(desc, a - 1)->atttypid;
+
+		Layout.attno[i] = a;
+		Layout.enum_type[i] = InvalidOid;
+		if (t == types[i])
+			continue;
+		if (OidIsValid(t) && types[i] == TEXTOID && get_typtype(t) == TYPTYPE_ENUM)
+			Layout.enum_type[i] = t;
+		else
+			Layout.usable = false;
+	}
+	Layout.ncols = ncols;
+	Layout.names = names;
+	Layout.types = types;
+	Layout.layout = layout;
+	Layout.relid = relid;
+}
+
+/* the UPDATE's range table: its one relation and the columns it sets */
+static void
+InitRangeTable(EState *estate, Oid relid, Bitmapset *cols)
+{
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+
+	rte->rtekind = RTE_RELATION;
+	rte->relid = relid;
+	rte->relkind = RELKIND_RELATION;
+	rte->rellockmode = RowExclusiveLock;
+#if PG_VERSION_NUM >= 160000
+	{
+		RTEPermissionInfo *perm = makeNode(RTEPermissionInfo);
+
+		perm->relid = relid;
+		perm->inh = false;
+		perm->requiredPerms = ACL_UPDATE | ACL_SELECT;
+		perm->updatedCols = cols;
+		rte->perminfoindex = 1;
+		ExecInitRangeTable(estate, list_make1(rte), list_make1(perm));
+	}
+#else
+	rte->requiredPerms = ACL_UPDATE | ACL_SELECT;
+	rte->updatedCols = cols;
+	ExecInitRangeTable(estate, list_make1(rte));
+#endif
+}
+
+struct EcLeadUpdater
+{
+	Relation	rel;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	int			ncols;
+	bool	   *set;
+	TupleTableSlot *oldslot;
+	TupleTableSlot *newslot;
+	TransitionCaptureState *transitions;
+	LockTupleMode lockmode;
+};
+
+EcLeadUpdater *
+EcLeadUpdateBegin(int ncols, const char *const *names, const Oid *types, const bool *set)
+{
+	Oid			relid = get_relname_relid("leads", get_namespace_oid("ec", false));
+	Relation	rel;
+	uint64		layout;
+	EcLeadUpdater *u;
+	Bitmapset  *cols = NULL;
+	int			i;
+
+	if (!OidIsValid(relid) || IsolationIsSerializable() ||
+		pg_class_aclcheck(relid, GetUserId(), ACL_UPDATE) != ACLCHECK_OK ||
+		pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
+		check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
+		return NULL;
+
+	rel = table_open(relid, RowExclusiveLock);
+	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rules != NULL ||
+		(rel->trigdesc != NULL && rel->trigdesc->trig_update_instead_row) ||
+		(rel->rd_att->constr != NULL && rel->rd_att->constr->has_generated_stored))
+	{
+		/* the lock stays until the end of the transaction, as SQL's would */
+		table_close(rel, NoLock);
+		return NULL;
+	}
+	layout = lookup_type_cache(rel->rd_rel->reltype, TYPECACHE_TUPDESC)->tupDesc_identifier;
+	if (Layout.relid != relid || Layout.layout != layout || layout == 0 ||
+		Layout.ncols != ncols || Layout.names != names || Layout.types != types)
+		LayoutResolve(rel, layout, ncols, names, types);
+	if (!Layout.usable)
+	{
+		table_close(rel, NoLock);
+		return NULL;
+	}
+
+	u = palloc0(sizeof(EcLeadUpdater));
+	u->rel = rel;
+	u->ncols = ncols;
+	u->set = palloc(sizeof(bool) * ncols);
+	memcpy(u->set, set, sizeof(bool) * ncols);
+
+	/* the columns the statement sets: its own, and updated_at */
+	for (i = 0; i < ncols; i++)
+		if (set[i])
+			cols = bms_add_member(cols, Layout.attno[i] - FirstLowInvalidHeapAttributeNumber);
+	cols = bms_add_member(cols, Layout.updated_at_att - FirstLowInvalidHeapAttributeNumber);
+
+	/* the snapshot SPI would give the statement (see _SPI_execute_plan) */
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	UpdateActiveSnapshotCommandId();
+
+	u->estate = CreateExecutorState();
+	u->estate->es_snapshot = GetActiveSnapshot();
+	u->estate->es_output_cid = GetCurrentCommandId(true);
+	InitRangeTable(u->estate, relid, cols);
+	u->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(u->rri, rel, 1, NULL, 0);
+	ExecOpenIndices(u->rri, false);
+	u->lockmode = ExecUpdateLockMode(u->estate, u->rri);
+	u->oldslot = table_slot_create(rel, &u->estate->es_tupleTable);
+	u->newslot = table_slot_create(rel, &u->estate->es_tupleTable);
+
+	/* as an UPDATE statement starts */
+	AfterTriggerBeginQuery();
+	u->transitions = MakeTransitionCaptureState(rel->trigdesc, relid, CMD_UPDATE);
+	ExecBSUpdateTriggers(u->estate, u->rri);
+	return u;
+}
+
+int
+EcLeadUpdateRow(EcLeadUpdater *u, const Datum *values, const bool *nulls,
+				int64 id, TransactionId xmin, ItemPointer tid)
+{
+	EState	   *estate = u->estate;
+	ResultRelInfo *rri = u->rri;
+	Relation	rel = u->rel;
+	TupleTableSlot *oldslot = u->oldslot;
+	TupleTableSlot *newslot = u->newslot;
+	TM_FailureData tmfd;
+	TM_Result	tmres;
+	EcUpdateIndexes update_indexes;
+	LockTupleMode mode;
+	List	   *recheck = NIL;
+	bool		isnull;
+	int			natts = RelationGetDescr(rel)->natts;
+	int			i;
+
+	ResetPerTupleExprContext(estate);
+	ExecClearTuple(oldslot);
+	ExecClearTuple(newslot);
+	tmres = table_tuple_lock(rel, tid, estate->es_snapshot, oldslot, estate->es_output_cid,
+							 u->lockmode, LockWaitBlock, 0, &tmfd);
+	if (tmres != TM_Ok)
+	{
+		/*
+		 * Not the version read any more.  The statement would have skipped
+		 * it (read committed: its recheck of the newer version fails on
+		 * xmin) or raised this (repeatable read).
+		 */
+		if ((tmres == TM_Updated || tmres == TM_Deleted) && IsolationUsesXactSnapshot())
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to concurrent update")));
+		return 0;
+	}
+	if (!TransactionIdEquals(DatumGetTransactionId(slot_getsysattr(oldslot, MinTransactionIdAttributeNumber,
+																   &isnull)), xmin) ||
+		DatumGetInt64(slot_getattr(oldslot, Layout.id_att, &isnull)) != id || isnull)
+		return 0;
+
+	/* the new row: the version read, with the set columns */
+	slot_getallattrs(oldslot);
+	memcpy(newslot->tts_values, oldslot->tts_values, sizeof(Datum) * natts);
+	memcpy(newslot->tts_isnull, oldslot->tts_isnull, sizeof(bool) * natts);
+	for (i = 0; i < u->ncols; i++)
+	{
+		int			a = Layout.attno[i] - 1;
+
+		if (!u->set[i])
+			continue;
+		newslot->tts_isnull[a] = nulls[i];
+		newslot->tts_values[a] = values[i];
+		if (!nulls[i] && OidIsValid(Layout.enum_type[i]))
+		{
+			MemoryContext old = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
+
+			newslot->tts_values[a] = DirectFunctionCall2(enum_in,
+														 CStringGetDatum(TextDatumGetCString(values[i])),
+														 ObjectIdGetDatum(Layout.enum_type[i]));
+			MemoryContextSwitchTo(old);
+		}
+	}
+	newslot->tts_values[Layout.updated_at_att - 1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	newslot->tts_isnull[Layout.updated_at_att - 1] = false;
+	ExecStoreVirtualTuple(newslot);
+
+	if (rri->ri_TrigDesc != NULL && rri->ri_TrigDesc->trig_update_before_row &&
+		!EcBRUpdateTriggers(estate, rri, tid, newslot))
+		return 0;				/* a BEFORE trigger skipped the row */
+	if (rel->rd_att->constr != NULL)
+		ExecConstraints(rri, newslot, estate);
+	tmres = table_tuple_update(rel, tid, newslot, estate->es_output_cid, estate->es_snapshot,
+							   InvalidSnapshot, true, &tmfd, &mode, &update_indexes);
+	if (tmres != TM_Ok)
+		elog(ERROR, "a locked lead could not be updated: %d", (int) tmres);
+	if (rri->ri_NumIndices > 0 && EcIndexesNeeded(update_indexes))
+		recheck = EcUpdateIndexTuples(rri, newslot, estate, update_indexes);
+	ExecARUpdateTriggers(estate, rri, NULL, NULL, tid, NULL, newslot, recheck, u->transitions, false);
+	list_free(recheck);
+	return 1;
+}
+
+void
+EcLeadUpdateEnd(EcLeadUpdater *u)
+{
+	/* as an UPDATE statement ends: AFTER STATEMENT, then what was queued */
+	ExecASUpdateTriggers(u->estate, u->rri, u->transitions);
+	AfterTriggerEndQuery(u->estate);
+	ExecResetTupleTable(u->estate->es_tupleTable, false);
+	ExecCloseIndices(u->rri);
+	/* what the triggers opened: the relations of their events */
+	ExecCloseResultRelations(u->estate);
+	FreeExecutorState(u->estate);
+	table_close(u->rel, NoLock);
+	PopActiveSnapshot();
+	pfree(u->set);
+	pfree(u);
+}
