@@ -59,6 +59,7 @@ typedef struct HttpWorkerStats
 /* The worker's side of the shared state. */
 extern void HttpAttachWorkerSlot(int slot);
 extern void HttpPublishStats(const HttpWorkerStats *stats);
+extern uint64 HttpWakeCount(void);
 
 /*
  * The host key of an http(s) URL: lower-case host name, plus ":port" when

@@ -54,6 +54,7 @@ typedef struct HttpWorkerSlot
 	int			pgprocno;
 	pid_t		pid;
 	TimestampTz started_at;
+	uint64		wakes;			/* commits that woke the worker, ever */
 	HttpWorkerStats stats;
 } HttpWorkerSlot;
 
@@ -449,6 +450,24 @@ HttpPublishStats(const HttpWorkerStats *stats)
 }
 
 /*
+ * How many commits have woken this worker.  The latch only rouses it: any
+ * wait inside a transaction (for a lock, say in a callback, or for a buffer
+ * being read) resets the latch and so consumes a wake-up that arrived
+ * meanwhile.  The count does not get lost; the worker claims again when it
+ * has moved since its last claim round began.
+ */
+uint64
+HttpWakeCount(void)
+{
+	uint64		n;
+
+	SpinLockAcquire(&http_shared->mutex);
+	n = http_shared->slot[my_slot].wakes;
+	SpinLockRelease(&http_shared->mutex);
+	return n;
+}
+
+/*
  * ec.http_workers(): each running HTTP worker, its database and counters
  * since it started.
  */
@@ -504,6 +523,7 @@ WakeWorker(void)
 		if (http_shared->slot[i].pid != 0 && http_shared->slot[i].dboid == MyDatabaseId)
 		{
 			procno = http_shared->slot[i].pgprocno;
+			http_shared->slot[i].wakes++;
 			break;
 		}
 	SpinLockRelease(&http_shared->mutex);

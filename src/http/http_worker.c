@@ -88,6 +88,7 @@ static bool claim_now = true;
 static bool backlog = false;
 static int	completed_since_claim = 0;
 static bool callbacks_due = false;
+static uint64 wakes_seen = 0;	/* HttpWakeCount() when a claim round began */
 static TimestampTz next_claim_at = 0;
 static uint32 round_robin = 0;
 static HttpWorkerStats stats;
@@ -695,6 +696,8 @@ ClaimRound(void)
 	backlog = false;
 	completed_since_claim = 0;
 	next_claim_at = Later(now, ec_http_poll_interval_ms);
+	/* before the snapshot: a commit counted after this is claimed next round */
+	wakes_seen = HttpWakeCount();
 
 	HttpTxnBegin("claiming HTTP requests");
 	ext_ready = HttpStoreReady();
@@ -973,6 +976,9 @@ ec_http_worker_main(Datum main_arg)
 			FlushFinished();
 		if (callbacks_due && ext_ready)
 			RunCallbacks();
+		/* a wake-up whose latch a wait in a transaction consumed */
+		if (HttpWakeCount() != wakes_seen)
+			claim_now = true;
 		if (n_in_flight < max_in_flight &&
 			(claim_now || (backlog && completed_since_claim > 0) ||
 			 GetCurrentTimestamp() >= next_claim_at))

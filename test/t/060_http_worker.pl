@@ -235,6 +235,32 @@ $node->poll_query_until('postgres', "SELECT callback_error IS NOT NULL FROM ec.h
 is(sql("SELECT state || ' ' || callback_pending || ' ' || callback_error FROM ec.http_requests WHERE id = $id"),
 	'succeeded false callback says no', 'a failing callback is recorded and does not change the request');
 
+# ---- a request queued while a callback waits for a lock is claimed next ----
+# The commit sets the worker's latch while the callback waits for the lock,
+# and that wait consumes it; the poll is an hour away, and no alarm (the
+# deadlock check's, the callback's timeout) sets the latch again.  By the
+# time the worker waits in its loop again, it has claimed the request.
+reconfigure("deadlock_timeout = '1h'", "ec.http_callback_timeout_ms = 0");
+sql(q{CREATE FUNCTION public.on_done_waits(id bigint) RETURNS void LANGUAGE sql AS $$ SELECT pg_advisory_xact_lock(4242) $$});
+my $blocker = $node->background_psql('postgres');
+$blocker->query_safe('SELECT pg_advisory_lock(4242)');
+$id = enqueue('GET', $server->url('/ok/cb-waits'), callback => 'public.on_done_waits');
+$node->poll_query_until('postgres', "SELECT count(*) = 1 FROM pg_stat_activity
+	WHERE backend_type = 'equity_connect http worker' AND wait_event = 'advisory'")
+  or die 'the callback did not wait for the lock';
+my $queued = enqueue('GET', $server->url('/ok/while-cb-waits'));
+$blocker->query_safe('SELECT pg_advisory_unlock(4242)');
+$blocker->quit;
+$node->poll_query_until('postgres', "SELECT NOT callback_pending FROM ec.http_requests WHERE id = $id
+	AND EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'equity_connect http worker' AND wait_event = 'Extension')")
+  or die 'the callback did not end';
+is(sql("SELECT state <> 'pending' FROM ec.http_requests WHERE id = $queued"), 't',
+	'a request queued while a callback waited for a lock is claimed once the callback ends');
+wait_finished($queued, 'queued during a callback');
+is(sql("SELECT state || ' ' || (callback_error IS NULL) FROM ec.http_requests WHERE id = $id"), 'succeeded true',
+	'and the callback completed');
+reconfigure("deadlock_timeout = DEFAULT", "ec.http_callback_timeout_ms = DEFAULT");
+
 # ---- API keys: attached when sent, never stored or logged ----
 my $secret = 'sk_test_0123456789abcdefXYZ';
 # as README.md says, a key is never part of a logged statement
