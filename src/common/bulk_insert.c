@@ -78,6 +78,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
 
@@ -665,6 +666,8 @@ struct EcRowInsert
 	Oid		   *indexids;
 	ExprState **defaults;
 	TupleTableSlot *slot;		/* over a copy of the row type */
+	bool		fire;			/* built for EcRowInsertFire */
+	Oid		   *enum_types;		/* per column given as text: its enum, or 0 */
 	struct EcRowInsert *next;	/* every cache of the session */
 };
 
@@ -714,7 +717,8 @@ SameColumns(const EcRowInsert *c, int ncolumns, const char *const *columns)
 
 /* (Re)builds *c for rel, open and locked by the caller, and its indexes. */
 static void
-RowInsertBuild(EcRowInsert *c, Relation rel, int ncolumns, const char *const *columns)
+RowInsertBuild(EcRowInsert *c, Relation rel, int ncolumns, const char *const *columns,
+			   bool fire, const Oid *types)
 {
 	MemoryContext old;
 	int			i;
@@ -728,7 +732,9 @@ RowInsertBuild(EcRowInsert *c, Relation rel, int ncolumns, const char *const *co
 	c->cxt = AllocSetContextCreate(CacheMemoryContext, "ec row insert", ALLOCSET_SMALL_SIZES);
 	c->valid = false;
 	c->estate = NULL;
-	c->possible = NoDeferredChecks(rel);
+	c->fire = fire;
+	/* with the triggers fired, a deferred check is the AFTER event it queues */
+	c->possible = fire || NoDeferredChecks(rel);
 	old = MemoryContextSwitchTo(c->cxt);
 	c->relid = RelationGetRelid(rel);
 	c->rel = rel;
@@ -751,6 +757,33 @@ RowInsertBuild(EcRowInsert *c, Relation rel, int ncolumns, const char *const *co
 		c->indexids[i] = RelationGetRelid(c->rri->ri_IndexRelationDescs[i]);
 	c->defaults = ColumnDefaults(rel, c->rte);
 	c->slot = MakeSingleTupleTableSlot(CreateTupleDescCopy(RelationGetDescr(rel)), table_slot_callbacks(rel));
+
+	/* the types the caller gives: each the column's, or text for an enum column */
+	c->enum_types = palloc0(sizeof(Oid) * Max(ncolumns, 1));
+	for (i = 0; types != NULL && i < ncolumns; i++)
+	{
+		Oid			t = TupleDescAttr(RelationGetDescr(rel), c->attnums[i] - 1)->atttypid;
+
+		if (t == types[i])
+			continue;
+		if (types[i] == TEXTOID && get_typtype(t) == TYPTYPE_ENUM)
+			c->enum_types[i] = t;
+		else
+			c->possible = false;
+	}
+
+	if (fire)
+	{
+		/*
+		 * The AFTER events find the result relation here, as they find a
+		 * statement's, and the trigger functions are looked up into this
+		 * context: ExecCallTriggerFunc would look them up in whatever
+		 * context the call runs in, which does not outlive it.
+		 */
+		c->estate->es_opened_result_relations = list_make1(c->rri);
+		for (i = 0; c->rri->ri_TrigDesc != NULL && i < c->rri->ri_TrigDesc->numtriggers; i++)
+			fmgr_info_cxt(c->rri->ri_TrigDesc->triggers[i].tgfoid, &c->rri->ri_TrigFunctions[i], c->cxt);
+	}
 	MemoryContextSwitchTo(old);
 }
 
@@ -786,23 +819,17 @@ RowInsertCloseIndexes(EcRowInsert *c)
 	}
 }
 
-bool
-EcRowInsertOne(EcRowInsert **cachep, Oid relid, int ncolumns, const char *const *columns,
-			   const Datum *values, const bool *nulls)
+/*
+ * The session's cache *cachep for rel (open and locked), built or checked,
+ * with the indexes open and locked.
+ */
+static EcRowInsert *
+RowInsertReady(EcRowInsert **cachep, Relation rel, int ncolumns, const char *const *columns,
+			   bool fire, const Oid *types)
 {
 	EcRowInsert *c = *cachep;
-	Relation	rel;
-	EcBulkFkey *fkeys;
-	int			nfkeys;
-	TupleDesc	desc;
-	CommandId	cid;
+	Oid			relid = RelationGetRelid(rel);
 
-	rel = table_open(relid, RowExclusiveLock);
-	if (!BulkPossible(rel, &fkeys, &nfkeys) || nfkeys > 0)
-	{
-		table_close(rel, NoLock);
-		return false;
-	}
 	if (!row_insert_callbacks)
 	{
 		CacheRegisterRelcacheCallback(RowInsertRelInval, (Datum) 0);
@@ -817,14 +844,35 @@ EcRowInsertOne(EcRowInsert **cachep, Oid relid, int ncolumns, const char *const 
 		row_inserts = c;
 		*cachep = c;
 	}
-	if (!c->valid || c->rel != rel || c->relid != relid || !SameColumns(c, ncolumns, columns))
-		RowInsertBuild(c, rel, ncolumns, columns);	/* opens the indexes */
+	if (!c->valid || c->rel != rel || c->relid != relid || c->fire != fire ||
+		!SameColumns(c, ncolumns, columns))
+		RowInsertBuild(c, rel, ncolumns, columns, fire, types);	/* opens the indexes */
 	else if (!RowInsertOpenIndexes(c))
 	{
 		RowInsertCloseIndexes(c);
-		RowInsertBuild(c, rel, ncolumns, columns);
+		RowInsertBuild(c, rel, ncolumns, columns, fire, types);
 	}
+	return c;
+}
 
+bool
+EcRowInsertOne(EcRowInsert **cachep, Oid relid, int ncolumns, const char *const *columns,
+			   const Datum *values, const bool *nulls)
+{
+	EcRowInsert *c;
+	Relation	rel;
+	EcBulkFkey *fkeys;
+	int			nfkeys;
+	TupleDesc	desc;
+	CommandId	cid;
+
+	rel = table_open(relid, RowExclusiveLock);
+	if (!BulkPossible(rel, &fkeys, &nfkeys) || nfkeys > 0)
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
+	c = RowInsertReady(cachep, rel, ncolumns, columns, false, NULL);
 	if (!c->possible)
 	{
 		/* kept: the next call knows at once */
@@ -857,6 +905,125 @@ EcRowInsertOne(EcRowInsert **cachep, Oid relid, int ncolumns, const char *const 
 	table_close(rel, NoLock);
 	c->valid = true;
 	return true;
+}
+
+/*
+ * One row as an INSERT statement of it writes it, triggers fired; see
+ * bulk_insert.h.
+ */
+int
+EcRowInsertFire(EcRowInsert **cachep, Oid relid, int ncolumns, const char *const *columns,
+				const Oid *types, const Datum *values, const bool *nulls, TupleTableSlot **inserted)
+{
+	EcRowInsert *c;
+	Relation	rel;
+	TupleDesc	desc;
+	TriggerDesc *td;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	TransitionCaptureState *transitions;
+	Datum	   *v = (Datum *) values;
+	ListCell   *lc;
+	int			result = 0;
+	int			i;
+
+	*inserted = NULL;
+	rel = table_open(relid, RowExclusiveLock);
+	desc = RelationGetDescr(rel);
+	td = rel->trigdesc;
+	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rules != NULL ||
+		(desc->constr != NULL && desc->constr->has_generated_stored) ||
+		(td != NULL && td->trig_insert_instead_row) ||
+		check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
+	{
+		table_close(rel, NoLock);
+		return -1;
+	}
+	c = RowInsertReady(cachep, rel, ncolumns, columns, true, types);
+	if (!c->possible)
+	{
+		c->valid = true;
+		RowInsertCloseIndexes(c);
+		table_close(rel, NoLock);
+		return -1;
+	}
+
+	/* invalid until the statement is over, as in EcRowInsertOne */
+	c->valid = false;
+	estate = c->estate;
+	rri = c->rri;
+	ExecCheckRTPerms(list_make1(c->rte), true);
+
+	/* the snapshot and command SPI would give the INSERT */
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	UpdateActiveSnapshotCommandId();
+	estate->es_snapshot = GetActiveSnapshot();
+	estate->es_output_cid = GetCurrentCommandId(true);
+
+	/* as an INSERT statement starts */
+	AfterTriggerBeginQuery();
+	transitions = MakeTransitionCaptureState(td, relid, CMD_INSERT);
+	ExecBSInsertTriggers(estate, rri);
+
+	ResetPerTupleExprContext(estate);
+	for (i = 0; i < ncolumns; i++)
+	{
+		if (!OidIsValid(c->enum_types[i]) || nulls[i])
+			continue;
+		if (v == values)
+		{
+			v = MemoryContextAlloc(GetPerTupleMemoryContext(estate), sizeof(Datum) * ncolumns);
+			memcpy(v, values, sizeof(Datum) * ncolumns);
+		}
+		v[i] = DirectFunctionCall2(enum_in, CStringGetDatum(TextDatumGetCString(values[i])),
+								   ObjectIdGetDatum(c->enum_types[i]));
+	}
+	FillSlot(c->slot, desc, c->defaults, GetPerTupleExprContext(estate), ncolumns, c->attnums, v, nulls);
+	if (rri->ri_TrigDesc == NULL || !rri->ri_TrigDesc->trig_insert_before_row ||
+		ExecBRInsertTriggers(estate, rri, c->slot))
+	{
+		List	   *recheck = NIL;
+
+		if (desc->constr != NULL)
+			ExecConstraints(rri, c->slot, estate);
+		table_tuple_insert(rel, c->slot, estate->es_output_cid, 0, NULL);
+		if (rri->ri_NumIndices > 0)
+			recheck = EcInsertIndexTuples(rri, c->slot, estate);
+		ExecARInsertTriggers(estate, rri, c->slot, recheck, transitions);
+		list_free(recheck);
+		*inserted = c->slot;
+		result = 1;
+	}
+
+	/* as an INSERT statement ends: AFTER STATEMENT, then what was queued */
+	ExecASInsertTriggers(estate, rri, transitions);
+	AfterTriggerEndQuery(estate);
+	/* relations other AFTER events opened in the estate: closed, as at an executor's end */
+	foreach(lc, estate->es_trig_target_relations)
+	{
+		ResultRelInfo *t = (ResultRelInfo *) lfirst(lc);
+
+		ExecCloseIndices(t);
+		table_close(t->ri_RelationDesc, NoLock);
+	}
+	estate->es_trig_target_relations = NIL;
+	/*
+	 * The slots the triggers made (old and new row, over the relation's own
+	 * descriptor) pin it through this transaction's resource owner: made
+	 * again by the next call.
+	 */
+	ExecResetTupleTable(estate->es_tupleTable, true);
+	estate->es_tupleTable = NIL;
+	rri->ri_TrigOldSlot = NULL;
+	rri->ri_TrigNewSlot = NULL;
+	rri->ri_ReturningSlot = NULL;
+	PopActiveSnapshot();
+
+	RowInsertCloseIndexes(c);
+	table_close(rel, NoLock);
+	c->valid = true;
+	return result;
 }
 
 PG_FUNCTION_INFO_V1(ec_insert_rows);

@@ -24,6 +24,8 @@
 
 #include "postgres.h"
 
+#include "executor/tuptable.h"
+
 typedef struct EcBulkInsert EcBulkInsert;
 
 /*
@@ -54,5 +56,19 @@ typedef struct EcRowInsert EcRowInsert;
 
 extern bool EcRowInsertOne(EcRowInsert **cache, Oid relid, int ncolumns, const char *const *columns,
 						   const Datum *values, const bool *nulls);
+
+/*
+ * One row into relid's named columns as an INSERT statement of that one row
+ * writes it, with the table's triggers fired (BEFORE and AFTER, ROW and
+ * STATEMENT, transition tables, foreign keys, deferred unique checks), the
+ * setup kept as for EcRowInsertOne.  types: each column's type, or text
+ * for an enum column (converted here); NULL: the values are of the columns'
+ * types.  1: written, *inserted the row as written (valid until the next
+ * call with the cache); 0: a BEFORE trigger skipped it; -1: nothing done,
+ * the caller runs its INSERT (row security, rules, other column types).
+ */
+extern int	EcRowInsertFire(EcRowInsert **cache, Oid relid, int ncolumns, const char *const *columns,
+							const Oid *types, const Datum *values, const bool *nulls,
+							TupleTableSlot **inserted);
 
 #endif							/* EC_BULK_INSERT_H */

@@ -1549,6 +1549,15 @@ Nulls(const LeadRow *r, char *buf)
 	return buf;
 }
 
+/*
+ * A new lead written as its INSERT statement would write it, triggers fired,
+ * by a writer the session keeps (EcRowInsertFire): the statement's setup
+ * (the executor's start, the INSERT's projection of 30 parameters, the
+ * result relation, seven index descriptions, the CHECK read from its text)
+ * was about a third of a new lead's INSERT.
+ */
+static EcRowInsert *LeadWriter = NULL;
+
 /* the plain INSERT of a new lead (InsertLeadPlain runs it in a subtransaction): its id */
 static int64
 InsertLead(const LeadRow *r)
@@ -1557,8 +1566,28 @@ InsertLead(const LeadRow *r)
 	int			rc;
 	bool		isnull;
 	int64		id;
+	Oid			relid = get_relname_relid("leads", get_namespace_oid("ec", false));
+	TupleTableSlot *slot;
 
-	rc = SPI_execute_plan(InsertPlainPlan, (Datum *) r->v, Nulls(r, nulls), false, 1);
+	ColArraysInit();
+	if (OidIsValid(relid) &&
+		(rc = EcRowInsertFire(&LeadWriter, relid, NCOLS, ColNames, ColTypes, r->v, r->null, &slot)) >= 0)
+	{
+		AttrNumber	id_att;
+
+		if (rc == 0)
+			return 0;			/* a BEFORE trigger skipped it */
+		id_att = get_attnum(relid, "id");
+		id = DatumGetInt64(slot_getattr(slot, id_att, &isnull));
+		return isnull ? 0 : id;
+	}
+
+	/*
+	 * No row limit: with one, the executor stops at the RETURNING row and
+	 * never ends the INSERT's ModifyTable, so its AFTER STATEMENT triggers
+	 * (the contactable change log) would not fire.
+	 */
+	rc = SPI_execute_plan(InsertPlainPlan, (Datum *) r->v, Nulls(r, nulls), false, 0);
 	if (rc != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
