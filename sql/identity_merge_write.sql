@@ -109,6 +109,25 @@ SELECT property_address FROM ec.leads WHERE owner_age = 66 AND sources @> '{mwte
 RESET enable_seqscan;
 DROP INDEX ec.mwtest_age;
 
+-- a trigger made between two merges of a session fires from the next one
+SELECT r ->> 'action' AS action
+FROM ec.upsert_lead('{"property_address": "2 Merge Way", "property_city": "Austin", "property_state": "TX",
+	"property_zip": "78701", "owner_age": 67}', 'mwtest') r;
+CREATE TABLE merge_seen (address text, age int);
+CREATE FUNCTION merge_seen() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO merge_seen VALUES (NEW.property_address, NEW.owner_age);
+	RETURN NULL;
+END $$;
+CREATE TRIGGER zz_seen AFTER UPDATE ON ec.leads FOR EACH ROW EXECUTE FUNCTION merge_seen();
+SELECT r ->> 'action' AS action
+FROM ec.upsert_lead('{"property_address": "2 Merge Way", "property_city": "Austin", "property_state": "TX",
+	"property_zip": "78701", "owner_age": 68}', 'mwtest') r;
+SELECT * FROM merge_seen;
+DROP TRIGGER zz_seen ON ec.leads;
+DROP FUNCTION merge_seen();
+DROP TABLE merge_seen;
+
 -- under REPEATABLE READ a lead another session changed after the snapshot
 -- is a serialization failure, as the UPDATE's; the lead stays as committed
 -- (specs/identity_merge_rr.spec runs the two sessions)

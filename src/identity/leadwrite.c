@@ -33,6 +33,7 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/sysattr.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -45,10 +46,13 @@
 #include "nodes/makefuncs.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/typcache.h"
 
 #include "common/pgcompat.h"
@@ -111,9 +115,12 @@ LayoutResolve(Relation rel, uint64 layout, int ncols, const char *const *names, 
 	Layout.relid = relid;
 }
 
-/* the UPDATE's range table: its one relation and the columns it sets */
-static void
-InitRangeTable(EState *estate, Oid relid, Bitmapset *cols)
+/*
+ * The UPDATE's range table: its one relation.  The columns it sets are
+ * given each statement through *updated (what ExecGetUpdatedCols reads).
+ */
+static Bitmapset **
+InitRangeTable(EState *estate, Oid relid)
 {
 	RangeTblEntry *rte = makeNode(RangeTblEntry);
 
@@ -128,15 +135,136 @@ InitRangeTable(EState *estate, Oid relid, Bitmapset *cols)
 		perm->relid = relid;
 		perm->inh = false;
 		perm->requiredPerms = ACL_UPDATE | ACL_SELECT;
-		perm->updatedCols = cols;
 		rte->perminfoindex = 1;
 		ExecInitRangeTable(estate, list_make1(rte), list_make1(perm));
+		return &perm->updatedCols;
 	}
 #else
 	rte->requiredPerms = ACL_UPDATE | ACL_SELECT;
-	rte->updatedCols = cols;
 	ExecInitRangeTable(estate, list_make1(rte));
+	return &rte->updatedCols;
 #endif
+}
+
+/*
+ * What a statement sets up before its first row, kept for the session: the
+ * result relation with its index descriptions, CHECK states and trigger
+ * functions, the slots.  Dropped when ec.leads or one of its indexes
+ * changes (any relcache invalidation of them), when a function or a type
+ * changes, and after a statement that ended in an error (it is marked
+ * invalid until its end); the next statement builds it again.
+ */
+typedef struct KeptUpdate
+{
+	MemoryContext cxt;			/* everything below; a child of CacheMemoryContext */
+	bool		valid;
+	Oid			relid;
+	Relation	rel;			/* the relcache entry it was built on */
+	EState	   *estate;
+	ResultRelInfo *rri;
+	Oid		   *indexids;
+	Bitmapset **updated;		/* the range table's updated columns */
+	TupleTableSlot *oldslot;	/* over a copy of the row type */
+	TupleTableSlot *newslot;
+} KeptUpdate;
+
+static KeptUpdate Kept;
+static bool kept_callbacks = false;
+
+static void
+KeptRelInval(Datum arg, Oid relid)
+{
+	int			i;
+
+	if (!Kept.valid)
+		return;
+	if (relid == InvalidOid || relid == Kept.relid)
+		Kept.valid = false;
+	for (i = 0; Kept.valid && i < Kept.rri->ri_NumIndices; i++)
+		if (Kept.indexids[i] == relid)
+			Kept.valid = false;
+}
+
+static void
+KeptSysInval(Datum arg, int cacheid, uint32 hashvalue)
+{
+	Kept.valid = false;
+}
+
+/* (Re)builds Kept for rel, open and locked by the caller, with its indexes open. */
+static void
+KeptBuild(Relation rel)
+{
+	MemoryContext old;
+	TupleDesc	desc;
+	int			i;
+
+	if (Kept.cxt != NULL)
+	{
+		if (Kept.estate != NULL)
+			FreeExecutorState(Kept.estate);
+		MemoryContextDelete(Kept.cxt);
+	}
+	memset(&Kept, 0, sizeof(Kept));
+	Kept.cxt = AllocSetContextCreate(CacheMemoryContext, "ec lead update", ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(Kept.cxt);
+	Kept.relid = RelationGetRelid(rel);
+	Kept.rel = rel;
+	Kept.estate = CreateExecutorState();
+	Kept.updated = InitRangeTable(Kept.estate, Kept.relid);
+	Kept.rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(Kept.rri, rel, 1, NULL, 0);
+	ExecOpenIndices(Kept.rri, false);
+	Kept.indexids = palloc(sizeof(Oid) * Max(Kept.rri->ri_NumIndices, 1));
+	for (i = 0; i < Kept.rri->ri_NumIndices; i++)
+		Kept.indexids[i] = RelationGetRelid(Kept.rri->ri_IndexRelationDescs[i]);
+
+	/*
+	 * The AFTER events find the result relation here, as they find a
+	 * statement's; the trigger functions are looked up into this context
+	 * (ExecCallTriggerFunc would look them up in the context of the call).
+	 */
+	Kept.estate->es_opened_result_relations = list_make1(Kept.rri);
+	for (i = 0; Kept.rri->ri_TrigDesc != NULL && i < Kept.rri->ri_TrigDesc->numtriggers; i++)
+		fmgr_info_cxt(Kept.rri->ri_TrigDesc->triggers[i].tgfoid, &Kept.rri->ri_TrigFunctions[i], Kept.cxt);
+
+	/* over a copy of the row type: a slot over the relation's own pins it */
+	desc = CreateTupleDescCopy(RelationGetDescr(rel));
+	Kept.oldslot = MakeSingleTupleTableSlot(desc, table_slot_callbacks(rel));
+	Kept.newslot = MakeSingleTupleTableSlot(desc, table_slot_callbacks(rel));
+	MemoryContextSwitchTo(old);
+}
+
+/* the indexes, locked as the executor locks them; false if one is not the one kept */
+static bool
+KeptOpenIndexes(void)
+{
+	int			i;
+	bool		same = true;
+
+	for (i = 0; i < Kept.rri->ri_NumIndices; i++)
+	{
+		Relation	ir = index_open(Kept.indexids[i], RowExclusiveLock);
+
+		if (ir != Kept.rri->ri_IndexRelationDescs[i])
+			same = false;
+		Kept.rri->ri_IndexRelationDescs[i] = ir;
+	}
+	return same;
+}
+
+static void
+KeptCloseIndexes(void)
+{
+	int			i;
+
+	for (i = 0; i < Kept.rri->ri_NumIndices; i++)
+	{
+#if PG_VERSION_NUM >= 170000
+		index_insert_cleanup(Kept.rri->ri_IndexRelationDescs[i], Kept.rri->ri_IndexRelationInfo[i]);
+#endif
+		index_close(Kept.rri->ri_IndexRelationDescs[i], NoLock);
+	}
 }
 
 struct EcLeadUpdater
@@ -187,33 +315,47 @@ EcLeadUpdateBegin(int ncols, const char *const *names, const Oid *types, const b
 		return NULL;
 	}
 
+	if (!kept_callbacks)
+	{
+		CacheRegisterRelcacheCallback(KeptRelInval, (Datum) 0);
+		CacheRegisterSyscacheCallback(PROCOID, KeptSysInval, (Datum) 0);
+		CacheRegisterSyscacheCallback(TYPEOID, KeptSysInval, (Datum) 0);
+		kept_callbacks = true;
+	}
+	if (!Kept.valid || Kept.rel != rel || Kept.relid != relid)
+		KeptBuild(rel);			/* opens the indexes */
+	else if (!KeptOpenIndexes())
+	{
+		KeptCloseIndexes();
+		KeptBuild(rel);
+	}
+	/* invalid until the statement's end: an error on the way leaves it half made */
+	Kept.valid = false;
+
 	u = palloc0(sizeof(EcLeadUpdater));
 	u->rel = rel;
 	u->ncols = ncols;
 	u->set = palloc(sizeof(bool) * ncols);
 	memcpy(u->set, set, sizeof(bool) * ncols);
+	u->estate = Kept.estate;
+	u->rri = Kept.rri;
+	u->oldslot = Kept.oldslot;
+	u->newslot = Kept.newslot;
 
 	/* the columns the statement sets: its own, and updated_at */
 	for (i = 0; i < ncols; i++)
 		if (set[i])
 			cols = bms_add_member(cols, Layout.attno[i] - FirstLowInvalidHeapAttributeNumber);
 	cols = bms_add_member(cols, Layout.updated_at_att - FirstLowInvalidHeapAttributeNumber);
+	*Kept.updated = cols;
 
 	/* the snapshot SPI would give the statement (see _SPI_execute_plan) */
 	CommandCounterIncrement();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	UpdateActiveSnapshotCommandId();
-
-	u->estate = CreateExecutorState();
 	u->estate->es_snapshot = GetActiveSnapshot();
 	u->estate->es_output_cid = GetCurrentCommandId(true);
-	InitRangeTable(u->estate, relid, cols);
-	u->rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(u->rri, rel, 1, NULL, 0);
-	ExecOpenIndices(u->rri, false);
 	u->lockmode = ExecUpdateLockMode(u->estate, u->rri);
-	u->oldslot = table_slot_create(rel, &u->estate->es_tupleTable);
-	u->newslot = table_slot_create(rel, &u->estate->es_tupleTable);
 
 	/* as an UPDATE statement starts */
 	AfterTriggerBeginQuery();
@@ -308,16 +450,42 @@ EcLeadUpdateRow(EcLeadUpdater *u, const Datum *values, const bool *nulls,
 void
 EcLeadUpdateEnd(EcLeadUpdater *u)
 {
+	EState	   *estate = u->estate;
+	ListCell   *lc;
+
 	/* as an UPDATE statement ends: AFTER STATEMENT, then what was queued */
-	ExecASUpdateTriggers(u->estate, u->rri, u->transitions);
-	AfterTriggerEndQuery(u->estate);
-	ExecResetTupleTable(u->estate->es_tupleTable, false);
-	ExecCloseIndices(u->rri);
-	/* what the triggers opened: the relations of their events */
-	ExecCloseResultRelations(u->estate);
-	FreeExecutorState(u->estate);
-	table_close(u->rel, NoLock);
+	ExecASUpdateTriggers(estate, u->rri, u->transitions);
+	AfterTriggerEndQuery(estate);
+
+	/* relations other AFTER events opened in the estate: closed, as at an executor's end */
+	foreach(lc, estate->es_trig_target_relations)
+	{
+		ResultRelInfo *t = (ResultRelInfo *) lfirst(lc);
+
+		ExecCloseIndices(t);
+		table_close(t->ri_RelationDesc, NoLock);
+	}
+	estate->es_trig_target_relations = NIL;
+
+	/*
+	 * The slots the triggers made (old and new row, over the relation's own
+	 * descriptor) pin it through this transaction's resource owner: made
+	 * again by the next statement.
+	 */
+	ExecResetTupleTable(estate->es_tupleTable, true);
+	estate->es_tupleTable = NIL;
+	u->rri->ri_TrigOldSlot = NULL;
+	u->rri->ri_TrigNewSlot = NULL;
+	u->rri->ri_ReturningSlot = NULL;
+	ExecClearTuple(u->oldslot);
+	ExecClearTuple(u->newslot);
+	ResetPerTupleExprContext(estate);
+	*Kept.updated = NULL;
 	PopActiveSnapshot();
+
+	KeptCloseIndexes();
+	table_close(u->rel, NoLock);
+	Kept.valid = true;
 	pfree(u->set);
 	pfree(u);
 }
