@@ -787,36 +787,63 @@ RowInsertBuild(EcRowInsert *c, Relation rel, int ncolumns, const char *const *co
 	MemoryContextSwitchTo(old);
 }
 
-/* the indexes, locked as the executor locks them; false if one is not the one kept */
-static bool
-RowInsertOpenIndexes(EcRowInsert *c)
+/* the kept indexes, locked as the executor locks them; false if one is not the one kept */
+bool
+EcKeptIndexesOpen(ResultRelInfo *rri, const Oid *indexids)
 {
 	int			i;
 	bool		same = true;
 
-	for (i = 0; i < c->rri->ri_NumIndices; i++)
+	for (i = 0; i < rri->ri_NumIndices; i++)
 	{
-		Relation	ir = index_open(c->indexids[i], RowExclusiveLock);
+		Relation	ir = index_open(indexids[i], RowExclusiveLock);
 
-		if (ir != c->rri->ri_IndexRelationDescs[i])
+		if (ir != rri->ri_IndexRelationDescs[i])
 			same = false;
-		c->rri->ri_IndexRelationDescs[i] = ir;
+		rri->ri_IndexRelationDescs[i] = ir;
 	}
 	return same;
 }
 
-static void
-RowInsertCloseIndexes(EcRowInsert *c)
+void
+EcKeptIndexesClose(ResultRelInfo *rri)
 {
 	int			i;
 
-	for (i = 0; i < c->rri->ri_NumIndices; i++)
+	for (i = 0; i < rri->ri_NumIndices; i++)
 	{
 #if PG_VERSION_NUM >= 170000
-		index_insert_cleanup(c->rri->ri_IndexRelationDescs[i], c->rri->ri_IndexRelationInfo[i]);
+		index_insert_cleanup(rri->ri_IndexRelationDescs[i], rri->ri_IndexRelationInfo[i]);
 #endif
-		index_close(c->rri->ri_IndexRelationDescs[i], NoLock);
+		index_close(rri->ri_IndexRelationDescs[i], NoLock);
 	}
+}
+
+/*
+ * The end of a statement run in a kept estate, after AfterTriggerEndQuery:
+ * the relations other AFTER events opened in it are closed, as at an
+ * executor's end, and the slots the triggers made (old and new row, over
+ * the relation's own row type, which they pin through this transaction's
+ * resource owner) are dropped, to be made again by the next statement.
+ */
+void
+EcKeptStatementEnd(EState *estate, ResultRelInfo *rri)
+{
+	ListCell   *lc;
+
+	foreach(lc, estate->es_trig_target_relations)
+	{
+		ResultRelInfo *t = (ResultRelInfo *) lfirst(lc);
+
+		ExecCloseIndices(t);
+		table_close(t->ri_RelationDesc, NoLock);
+	}
+	estate->es_trig_target_relations = NIL;
+	ExecResetTupleTable(estate->es_tupleTable, true);
+	estate->es_tupleTable = NIL;
+	rri->ri_TrigOldSlot = NULL;
+	rri->ri_TrigNewSlot = NULL;
+	rri->ri_ReturningSlot = NULL;
 }
 
 /*
@@ -847,9 +874,9 @@ RowInsertReady(EcRowInsert **cachep, Relation rel, int ncolumns, const char *con
 	if (!c->valid || c->rel != rel || c->relid != relid || c->fire != fire ||
 		!SameColumns(c, ncolumns, columns))
 		RowInsertBuild(c, rel, ncolumns, columns, fire, types);	/* opens the indexes */
-	else if (!RowInsertOpenIndexes(c))
+	else if (!EcKeptIndexesOpen(c->rri, c->indexids))
 	{
-		RowInsertCloseIndexes(c);
+		EcKeptIndexesClose(c->rri);
 		RowInsertBuild(c, rel, ncolumns, columns, fire, types);
 	}
 	return c;
@@ -877,7 +904,7 @@ EcRowInsertOne(EcRowInsert **cachep, Oid relid, int ncolumns, const char *const 
 	{
 		/* kept: the next call knows at once */
 		c->valid = true;
-		RowInsertCloseIndexes(c);
+		EcKeptIndexesClose(c->rri);
 		table_close(rel, NoLock);
 		return false;
 	}
@@ -901,7 +928,7 @@ EcRowInsertOne(EcRowInsert **cachep, Oid relid, int ncolumns, const char *const 
 		list_free(EcInsertIndexTuples(c->rri, c->slot, c->estate));
 	ExecClearTuple(c->slot);
 	ResetPerTupleExprContext(c->estate);
-	RowInsertCloseIndexes(c);
+	EcKeptIndexesClose(c->rri);
 	table_close(rel, NoLock);
 	c->valid = true;
 	return true;
@@ -923,7 +950,6 @@ EcRowInsertFire(EcRowInsert **cachep, Oid relid, int ncolumns, const char *const
 	ResultRelInfo *rri;
 	TransitionCaptureState *transitions;
 	Datum	   *v = (Datum *) values;
-	ListCell   *lc;
 	int			result = 0;
 	int			i;
 
@@ -943,7 +969,7 @@ EcRowInsertFire(EcRowInsert **cachep, Oid relid, int ncolumns, const char *const
 	if (!c->possible)
 	{
 		c->valid = true;
-		RowInsertCloseIndexes(c);
+		EcKeptIndexesClose(c->rri);
 		table_close(rel, NoLock);
 		return -1;
 	}
@@ -999,28 +1025,10 @@ EcRowInsertFire(EcRowInsert **cachep, Oid relid, int ncolumns, const char *const
 	/* as an INSERT statement ends: AFTER STATEMENT, then what was queued */
 	ExecASInsertTriggers(estate, rri, transitions);
 	AfterTriggerEndQuery(estate);
-	/* relations other AFTER events opened in the estate: closed, as at an executor's end */
-	foreach(lc, estate->es_trig_target_relations)
-	{
-		ResultRelInfo *t = (ResultRelInfo *) lfirst(lc);
-
-		ExecCloseIndices(t);
-		table_close(t->ri_RelationDesc, NoLock);
-	}
-	estate->es_trig_target_relations = NIL;
-	/*
-	 * The slots the triggers made (old and new row, over the relation's own
-	 * descriptor) pin it through this transaction's resource owner: made
-	 * again by the next call.
-	 */
-	ExecResetTupleTable(estate->es_tupleTable, true);
-	estate->es_tupleTable = NIL;
-	rri->ri_TrigOldSlot = NULL;
-	rri->ri_TrigNewSlot = NULL;
-	rri->ri_ReturningSlot = NULL;
+	EcKeptStatementEnd(estate, rri);
 	PopActiveSnapshot();
 
-	RowInsertCloseIndexes(c);
+	EcKeptIndexesClose(c->rri);
 	table_close(rel, NoLock);
 	c->valid = true;
 	return result;

@@ -24,7 +24,7 @@
 
 #include "postgres.h"
 
-#include "executor/tuptable.h"
+#include "nodes/execnodes.h"
 
 typedef struct EcBulkInsert EcBulkInsert;
 
@@ -67,6 +67,17 @@ extern bool EcRowInsertOne(EcRowInsert **cache, Oid relid, int ncolumns, const c
  * call with the cache); 0: a BEFORE trigger skipped it; -1: nothing done,
  * the caller runs its INSERT (row security, rules, other column types).
  */
+/*
+ * For writers that keep a statement's result relation for the session:
+ * lock and open its indexes for a statement (false if one is not the one
+ * kept: rebuild), close them at its end, and release what the statement's
+ * triggers left in the kept estate (EcKeptStatementEnd, after
+ * AfterTriggerEndQuery).
+ */
+extern bool EcKeptIndexesOpen(ResultRelInfo *rri, const Oid *indexids);
+extern void EcKeptIndexesClose(ResultRelInfo *rri);
+extern void EcKeptStatementEnd(EState *estate, ResultRelInfo *rri);
+
 extern int	EcRowInsertFire(EcRowInsert **cache, Oid relid, int ncolumns, const char *const *columns,
 							const Oid *types, const Datum *values, const bool *nulls,
 							TupleTableSlot **inserted);

@@ -10,7 +10,9 @@
 #define EC_IDENTITY_H
 
 #include "core/address.h"
+#include "access/htup_details.h"
 #include "storage/itemptr.h"
+#include "utils/relcache.h"
 
 extern void IdentityInit(void);
 extern void IdentityNextCallLogsBatch(bool on);
@@ -59,6 +61,30 @@ extern EcLeadProbe *EcLeadProbeOpen(int ncols, const char *const *names, const O
 extern bool EcLeadProbeFind(EcLeadProbe *p, int key, Datum value, int64 *id, TransactionId *xmin,
 							ItemPointer tid, Datum *values, bool *nulls);
 extern void EcLeadProbeClose(EcLeadProbe *p);
+
+/*
+ * Where named columns are in ec.leads, found once per session and row
+ * layout (the type cache's identifier of the layout, which any ALTER TABLE
+ * changes): thirty name lookups per call cost as much as a probe.  attno
+ * per column; enum_type the enum of a column given as text, else
+ * InvalidOid; usable when every column is there with the type given and
+ * "id" is a bigint.  EcLeadLayoutGet answers true when it (re)resolved l.
+ */
+typedef struct EcLeadLayout
+{
+	Oid			relid;
+	uint64		layout;
+	int			ncols;
+	const char *const *names;	/* the caller's (static) arrays */
+	const Oid  *types;
+	AttrNumber	attno[MaxHeapAttributeNumber];
+	Oid			enum_type[MaxHeapAttributeNumber];
+	AttrNumber	id_att;
+	bool		usable;
+} EcLeadLayout;
+
+extern bool EcLeadLayoutGet(EcLeadLayout *l, Relation rel, int ncols, const char *const *names,
+							const Oid *types);
 
 /*
  * Merges written into the versions of leads that were read (leadwrite.c),

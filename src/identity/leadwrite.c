@@ -55,65 +55,14 @@
 #include "utils/syscache.h"
 #include "utils/typcache.h"
 
+#include "common/bulk_insert.h"
 #include "common/pgcompat.h"
 #include "identity/identity.h"
 
-/*
- * Where the columns are, found once per session and row layout (the type
- * cache's identifier, which any ALTER TABLE changes), as lookup.c does.
- */
-typedef struct WriteLayout
-{
-	Oid			relid;
-	uint64		layout;
-	int			ncols;
-	const char *const *names;	/* the caller's (static) arrays */
-	const Oid  *types;
-	AttrNumber	attno[MaxHeapAttributeNumber];
-	Oid			enum_type[MaxHeapAttributeNumber];	/* given as text, stored as this enum */
-	AttrNumber	id_att;
-	AttrNumber	updated_at_att;
-	bool		usable;
-} WriteLayout;
-
-static WriteLayout Layout;
-
-static void
-LayoutResolve(Relation rel, uint64 layout, int ncols, const char *const *names, const Oid *types)
-{
-	Oid			relid = RelationGetRelid(rel);
-	TupleDesc	desc = RelationGetDescr(rel);
-	int			i;
-
-	Layout.relid = InvalidOid;
-	Layout.usable = ncols <= MaxHeapAttributeNumber;
-	Layout.id_att = get_attnum(relid, "id");
-	Layout.updated_at_att = get_attnum(relid, "updated_at");
-	if (Layout.id_att == InvalidAttrNumber ||
-		TupleDescAttr(desc, Layout.id_att - 1)->atttypid != INT8OID ||
-		Layout.updated_at_att == InvalidAttrNumber ||
-		TupleDescAttr(desc, Layout.updated_at_att - 1)->atttypid != TIMESTAMPTZOID)
-		Layout.usable = false;
-	for (i = 0; i < ncols && Layout.usable; i++)
-	{
-		AttrNumber	a = get_attnum(relid, names[i]);
-		Oid			t = a == InvalidAttrNumber ? InvalidOid : TupleDescAttr(desc, a - 1)->atttypid;
-
-		Layout.attno[i] = a;
-		Layout.enum_type[i] = InvalidOid;
-		if (t == types[i])
-			continue;
-		if (OidIsValid(t) && types[i] == TEXTOID && get_typtype(t) == TYPTYPE_ENUM)
-			Layout.enum_type[i] = t;
-		else
-			Layout.usable = false;
-	}
-	Layout.ncols = ncols;
-	Layout.names = names;
-	Layout.types = types;
-	Layout.layout = layout;
-	Layout.relid = relid;
-}
+/* the columns written, and updated_at (checked when the layout is resolved again) */
+static EcLeadLayout Layout;
+static AttrNumber UpdatedAtAtt;
+static bool UpdatedAtUsable;
 
 /*
  * The UPDATE's range table: its one relation.  The columns it sets are
@@ -235,38 +184,6 @@ KeptBuild(Relation rel)
 	MemoryContextSwitchTo(old);
 }
 
-/* the indexes, locked as the executor locks them; false if one is not the one kept */
-static bool
-KeptOpenIndexes(void)
-{
-	int			i;
-	bool		same = true;
-
-	for (i = 0; i < Kept.rri->ri_NumIndices; i++)
-	{
-		Relation	ir = index_open(Kept.indexids[i], RowExclusiveLock);
-
-		if (ir != Kept.rri->ri_IndexRelationDescs[i])
-			same = false;
-		Kept.rri->ri_IndexRelationDescs[i] = ir;
-	}
-	return same;
-}
-
-static void
-KeptCloseIndexes(void)
-{
-	int			i;
-
-	for (i = 0; i < Kept.rri->ri_NumIndices; i++)
-	{
-#if PG_VERSION_NUM >= 170000
-		index_insert_cleanup(Kept.rri->ri_IndexRelationDescs[i], Kept.rri->ri_IndexRelationInfo[i]);
-#endif
-		index_close(Kept.rri->ri_IndexRelationDescs[i], NoLock);
-	}
-}
-
 struct EcLeadUpdater
 {
 	Relation	rel;
@@ -285,7 +202,6 @@ EcLeadUpdateBegin(int ncols, const char *const *names, const Oid *types, const b
 {
 	Oid			relid = get_relname_relid("leads", get_namespace_oid("ec", false));
 	Relation	rel;
-	uint64		layout;
 	EcLeadUpdater *u;
 	Bitmapset  *cols = NULL;
 	int			i;
@@ -305,11 +221,13 @@ EcLeadUpdateBegin(int ncols, const char *const *names, const Oid *types, const b
 		table_close(rel, NoLock);
 		return NULL;
 	}
-	layout = lookup_type_cache(rel->rd_rel->reltype, TYPECACHE_TUPDESC)->tupDesc_identifier;
-	if (Layout.relid != relid || Layout.layout != layout || layout == 0 ||
-		Layout.ncols != ncols || Layout.names != names || Layout.types != types)
-		LayoutResolve(rel, layout, ncols, names, types);
-	if (!Layout.usable)
+	if (EcLeadLayoutGet(&Layout, rel, ncols, names, types))
+	{
+		UpdatedAtAtt = get_attnum(relid, "updated_at");
+		UpdatedAtUsable = UpdatedAtAtt != InvalidAttrNumber &&
+			TupleDescAttr(RelationGetDescr(rel), UpdatedAtAtt - 1)->atttypid == TIMESTAMPTZOID;
+	}
+	if (!Layout.usable || !UpdatedAtUsable)
 	{
 		table_close(rel, NoLock);
 		return NULL;
@@ -324,9 +242,9 @@ EcLeadUpdateBegin(int ncols, const char *const *names, const Oid *types, const b
 	}
 	if (!Kept.valid || Kept.rel != rel || Kept.relid != relid)
 		KeptBuild(rel);			/* opens the indexes */
-	else if (!KeptOpenIndexes())
+	else if (!EcKeptIndexesOpen(Kept.rri, Kept.indexids))
 	{
-		KeptCloseIndexes();
+		EcKeptIndexesClose(Kept.rri);
 		KeptBuild(rel);
 	}
 	/* invalid until the statement's end: an error on the way leaves it half made */
@@ -346,7 +264,7 @@ EcLeadUpdateBegin(int ncols, const char *const *names, const Oid *types, const b
 	for (i = 0; i < ncols; i++)
 		if (set[i])
 			cols = bms_add_member(cols, Layout.attno[i] - FirstLowInvalidHeapAttributeNumber);
-	cols = bms_add_member(cols, Layout.updated_at_att - FirstLowInvalidHeapAttributeNumber);
+	cols = bms_add_member(cols, UpdatedAtAtt - FirstLowInvalidHeapAttributeNumber);
 	*Kept.updated = cols;
 
 	/* the snapshot SPI would give the statement (see _SPI_execute_plan) */
@@ -427,8 +345,8 @@ EcLeadUpdateRow(EcLeadUpdater *u, const Datum *values, const bool *nulls,
 			MemoryContextSwitchTo(old);
 		}
 	}
-	newslot->tts_values[Layout.updated_at_att - 1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-	newslot->tts_isnull[Layout.updated_at_att - 1] = false;
+	newslot->tts_values[UpdatedAtAtt - 1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	newslot->tts_isnull[UpdatedAtAtt - 1] = false;
 	ExecStoreVirtualTuple(newslot);
 
 	if (rri->ri_TrigDesc != NULL && rri->ri_TrigDesc->trig_update_before_row &&
@@ -451,39 +369,18 @@ void
 EcLeadUpdateEnd(EcLeadUpdater *u)
 {
 	EState	   *estate = u->estate;
-	ListCell   *lc;
 
 	/* as an UPDATE statement ends: AFTER STATEMENT, then what was queued */
 	ExecASUpdateTriggers(estate, u->rri, u->transitions);
 	AfterTriggerEndQuery(estate);
-
-	/* relations other AFTER events opened in the estate: closed, as at an executor's end */
-	foreach(lc, estate->es_trig_target_relations)
-	{
-		ResultRelInfo *t = (ResultRelInfo *) lfirst(lc);
-
-		ExecCloseIndices(t);
-		table_close(t->ri_RelationDesc, NoLock);
-	}
-	estate->es_trig_target_relations = NIL;
-
-	/*
-	 * The slots the triggers made (old and new row, over the relation's own
-	 * descriptor) pin it through this transaction's resource owner: made
-	 * again by the next statement.
-	 */
-	ExecResetTupleTable(estate->es_tupleTable, true);
-	estate->es_tupleTable = NIL;
-	u->rri->ri_TrigOldSlot = NULL;
-	u->rri->ri_TrigNewSlot = NULL;
-	u->rri->ri_ReturningSlot = NULL;
+	EcKeptStatementEnd(estate, u->rri);
 	ExecClearTuple(u->oldslot);
 	ExecClearTuple(u->newslot);
 	ResetPerTupleExprContext(estate);
 	*Kept.updated = NULL;
 	PopActiveSnapshot();
 
-	KeptCloseIndexes();
+	EcKeptIndexesClose(Kept.rri);
 	table_close(u->rel, NoLock);
 	Kept.valid = true;
 	pfree(u->set);

@@ -65,7 +65,7 @@ struct EcLeadProbe
 	TupleTableSlot *slot;
 	int			ncols;
 	const AttrNumber *attno;	/* per column asked for (the session's layout) */
-	const bool *as_text;		/* an enum column answered as text */
+	const Oid  *enum_type;		/* an enum column answered as text */
 	AttrNumber	id_att;
 };
 
@@ -80,60 +80,45 @@ IndexFits(Relation irel, Relation heap, AttrNumber a, Oid type)
 		irel->rd_rel->relam == BTREE_AM_OID && irel->rd_opcintype[0] == type;
 }
 
-/*
- * What the columns asked for are in ec.leads, found once per session and
- * row layout (the type cache's identifier, which any ALTER TABLE changes):
- * thirty name lookups per call cost as much as the probe.
- */
-typedef struct ProbeLayout
-{
-	Oid			relid;
-	uint64		layout;
-	int			ncols;
-	const char *const *names;	/* the caller's (static) arrays */
-	const Oid  *types;
-	AttrNumber	attno[MaxHeapAttributeNumber];
-	bool		as_text[MaxHeapAttributeNumber];
-	AttrNumber	id_att;
-	AttrNumber	key_att[EC_PROBE_NKEYS];
-	bool		usable;			/* every column and key of the expected type */
-} ProbeLayout;
+/* the probe's columns, and the columns of its key indexes */
+static EcLeadLayout Layout;
+static AttrNumber KeyAtt[EC_PROBE_NKEYS];
 
-static ProbeLayout Layout;
-
-static void
-LayoutResolve(Relation heap, uint64 layout, int ncols, const char *const *names, const Oid *types)
+bool
+EcLeadLayoutGet(EcLeadLayout *l, Relation rel, int ncols, const char *const *names, const Oid *types)
 {
-	Oid			relid = RelationGetRelid(heap);
-	TupleDesc	desc = RelationGetDescr(heap);
+	Oid			relid = RelationGetRelid(rel);
+	TupleDesc	desc = RelationGetDescr(rel);
+	uint64		layout = lookup_type_cache(rel->rd_rel->reltype, TYPECACHE_TUPDESC)->tupDesc_identifier;
 	int			i;
 
-	Layout.relid = InvalidOid;
-	Layout.usable = ncols <= MaxHeapAttributeNumber;
-	Layout.id_att = get_attnum(relid, "id");
-	if (Layout.id_att == InvalidAttrNumber || TupleDescAttr(desc, Layout.id_att - 1)->atttypid != INT8OID)
-		Layout.usable = false;
-	for (i = 0; i < ncols && Layout.usable; i++)
+	if (l->relid == relid && l->layout == layout && layout != 0 &&
+		l->ncols == ncols && l->names == names && l->types == types)
+		return false;
+	l->relid = InvalidOid;
+	l->id_att = get_attnum(relid, "id");
+	l->usable = ncols <= MaxHeapAttributeNumber && l->id_att != InvalidAttrNumber &&
+		TupleDescAttr(desc, l->id_att - 1)->atttypid == INT8OID;
+	for (i = 0; i < ncols && l->usable; i++)
 	{
 		AttrNumber	a = get_attnum(relid, names[i]);
 		Oid			t = a == InvalidAttrNumber ? InvalidOid : TupleDescAttr(desc, a - 1)->atttypid;
 
-		Layout.attno[i] = a;
-		Layout.as_text[i] = false;
+		l->attno[i] = a;
+		l->enum_type[i] = InvalidOid;
 		if (t == types[i])
 			continue;
 		if (OidIsValid(t) && types[i] == TEXTOID && get_typtype(t) == TYPTYPE_ENUM)
-			Layout.as_text[i] = true;
+			l->enum_type[i] = t;
 		else
-			Layout.usable = false;
+			l->usable = false;
 	}
-	for (i = 0; i < EC_PROBE_NKEYS; i++)
-		Layout.key_att[i] = get_attnum(relid, ProbeKeys[i].column);
-	Layout.ncols = ncols;
-	Layout.names = names;
-	Layout.types = types;
-	Layout.layout = layout;
-	Layout.relid = relid;
+	l->ncols = ncols;
+	l->names = names;
+	l->types = types;
+	l->layout = layout;
+	l->relid = relid;
+	return true;
 }
 
 EcLeadProbe *
@@ -142,7 +127,6 @@ EcLeadProbeOpen(int ncols, const char *const *names, const Oid *types)
 	Oid			ns = get_namespace_oid("ec", false);
 	Oid			relid = get_relname_relid("leads", ns);
 	EcLeadProbe *p;
-	uint64		layout;
 	int			i;
 
 	if (!OidIsValid(relid) ||
@@ -152,10 +136,9 @@ EcLeadProbeOpen(int ncols, const char *const *names, const Oid *types)
 
 	p = palloc0(sizeof(EcLeadProbe));
 	p->heap = table_open(relid, AccessShareLock);
-	layout = lookup_type_cache(p->heap->rd_rel->reltype, TYPECACHE_TUPDESC)->tupDesc_identifier;
-	if (Layout.relid != relid || Layout.layout != layout || layout == 0 ||
-		Layout.ncols != ncols || Layout.names != names || Layout.types != types)
-		LayoutResolve(p->heap, layout, ncols, names, types);
+	if (EcLeadLayoutGet(&Layout, p->heap, ncols, names, types))
+		for (i = 0; i < EC_PROBE_NKEYS; i++)
+			KeyAtt[i] = get_attnum(relid, ProbeKeys[i].column);
 	if (!Layout.usable)
 	{
 		table_close(p->heap, AccessShareLock);
@@ -164,7 +147,7 @@ EcLeadProbeOpen(int ncols, const char *const *names, const Oid *types)
 	}
 	p->ncols = ncols;
 	p->attno = Layout.attno;
-	p->as_text = Layout.as_text;
+	p->enum_type = Layout.enum_type;
 	p->id_att = Layout.id_att;
 	for (i = 0; i < EC_PROBE_NKEYS; i++)
 	{
@@ -173,7 +156,7 @@ EcLeadProbeOpen(int ncols, const char *const *names, const Oid *types)
 		if (OidIsValid(iid))
 			p->index[i] = index_open(iid, AccessShareLock);
 		if (p->index[i] == NULL ||
-			!IndexFits(p->index[i], p->heap, Layout.key_att[i], ProbeKeys[i].type))
+			!IndexFits(p->index[i], p->heap, KeyAtt[i], ProbeKeys[i].type))
 		{
 			EcLeadProbeClose(p);
 			return NULL;
@@ -219,7 +202,7 @@ EcLeadProbeFind(EcLeadProbe *p, int key, Datum value, int64 *id, TransactionId *
 			nulls[i] = p->slot->tts_isnull[p->attno[i] - 1];
 			if (nulls[i])
 				values[i] = (Datum) 0;
-			else if (p->as_text[i])
+			else if (OidIsValid(p->enum_type[i]))
 				values[i] = CStringGetTextDatum(OidOutputFunctionCall(F_ENUM_OUT,
 																	  p->slot->tts_values[p->attno[i] - 1]));
 			else
