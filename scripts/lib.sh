@@ -85,6 +85,20 @@ ec_private_pg() {
 }
 
 # Copy the checkout's sources into the build folder and build + install there.
+# The checkout's source files, relative to it: what git tracks or would track
+# (not ignored); without git, every file but build products.
+ec_source_files() {
+	local f
+	if git -c safe.directory='*' -C "$EC_ROOT" rev-parse --git-dir >/dev/null 2>&1; then
+		git -c safe.directory='*' -C "$EC_ROOT" ls-files -co --exclude-standard | while IFS= read -r f; do
+			[ -f "$EC_ROOT/$f" ] && printf '%s\n' "$f"
+		done
+	else
+		(cd "$EC_ROOT" && find . \( -path ./.build -o -path ./.git \) -prune -o -type f \
+			! -name '*.o' ! -name '*.bc' ! -name '*.so' ! -path './equity_connect--*.sql' -print | sed 's|^\./||')
+	fi
+}
+
 ec_build() {
 	local src=$EC_BUILD/src new=$EC_BUILD/src.new f
 	# The copy is built in place, so make sees only what changed. A file whose
@@ -93,7 +107,16 @@ ec_build() {
 	# the checkout is gone from the copy (build products stay).
 	rm -rf "$new"
 	mkdir -p "$src" "$new"
-	tar -C "$EC_ROOT" --exclude=./.build --exclude=./.git -cf - . | tar -C "$new" -xf -
+	# Only the sources: build products left in the checkout by a make run
+	# there (objects, the library, the generated install script, test
+	# binaries) would be copied with this copy's time, look newer than their
+	# sources to make, and be installed stale.
+	ec_source_files >"$EC_BUILD/src.list"
+	# a copy made before this rule may hold such products: built again once
+	[ -f "$EC_BUILD/src.sources-only" ] || rm -rf "$src" "$EC_BUILD/src.files"
+	mkdir -p "$src"
+	touch "$EC_BUILD/src.sources-only"
+	tar -C "$EC_ROOT" -cf - -T "$EC_BUILD/src.list" | tar -C "$new" -xf -
 	(cd "$new" && find . -type f | LC_ALL=C sort) >"$EC_BUILD/src.files.new"
 	while IFS= read -r f; do
 		cmp -s "$new/$f" "$src/$f" && continue
