@@ -215,21 +215,16 @@ BulkPossible(Relation rel, EcBulkFkey **fkeys, int *nfkeys)
 /*
  * The named columns of rel, checked as INSERT checks them (each exists,
  * none twice, none GENERATED ALWAYS): their attnums into attnums, and the
- * range table entry that asks for INSERT on them.
+ * range table (*rt) that asks for INSERT on them.
  */
-static RangeTblEntry *
-NamedColumns(Relation rel, int ncolumns, const char *const *columns, AttrNumber *attnums)
+static void
+NamedColumns(Relation rel, int ncolumns, const char *const *columns, AttrNumber *attnums,
+			 EcRangeTable *rt)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
-	RangeTblEntry *rte = makeNode(RangeTblEntry);
 	int			i;
 
-	rte->rtekind = RTE_RELATION;
-	rte->relid = RelationGetRelid(rel);
-	rte->relkind = rel->rd_rel->relkind;
-	rte->rellockmode = RowExclusiveLock;
-	rte->requiredPerms = ACL_INSERT;
-	rte->checkAsUser = InvalidOid;
+	EcRangeTableMake(rt, rel, ACL_INSERT);
 	for (i = 0; i < ncolumns; i++)
 	{
 		AttrNumber	attnum = InvalidAttrNumber;
@@ -247,7 +242,7 @@ NamedColumns(Relation rel, int ncolumns, const char *const *columns, AttrNumber 
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("column \"%s\" of relation \"%s\" does not exist",
 							columns[i], RelationGetRelationName(rel))));
-		if (bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber, rte->insertedCols))
+		if (bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber, *rt->inserted))
 			ereport(ERROR,
 					(errcode(ERRCODE_DUPLICATE_COLUMN),
 					 errmsg("column \"%s\" specified more than once", columns[i])));
@@ -256,15 +251,14 @@ NamedColumns(Relation rel, int ncolumns, const char *const *columns, AttrNumber 
 					(errcode(ERRCODE_GENERATED_ALWAYS),
 					 errmsg("cannot insert a non-DEFAULT value into column \"%s\"", columns[i]),
 					 errdetail("Column \"%s\" is an identity column defined as GENERATED ALWAYS.", columns[i])));
-		rte->insertedCols = bms_add_member(rte->insertedCols, attnum - FirstLowInvalidHeapAttributeNumber);
+		*rt->inserted = bms_add_member(*rt->inserted, attnum - FirstLowInvalidHeapAttributeNumber);
 		attnums[i] = attnum;
 	}
-	return rte;
 }
 
-/* the defaults of the columns rte does not name, per attribute (NULL: none) */
+/* the defaults of the columns not inserted, per attribute (NULL: none) */
 static ExprState **
-ColumnDefaults(Relation rel, const RangeTblEntry *rte)
+ColumnDefaults(Relation rel, const Bitmapset *inserted)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	ExprState **defaults = palloc0(sizeof(ExprState *) * Max(desc->natts, 1));
@@ -276,7 +270,7 @@ ColumnDefaults(Relation rel, const RangeTblEntry *rte)
 		Node	   *def;
 
 		if (att->attisdropped ||
-			bms_is_member(att->attnum - FirstLowInvalidHeapAttributeNumber, rte->insertedCols))
+			bms_is_member(att->attnum - FirstLowInvalidHeapAttributeNumber, inserted))
 			continue;
 		def = build_column_default(rel, att->attnum);
 		if (def != NULL)
@@ -318,7 +312,7 @@ EcBulkInsertBegin(Oid relid, int ncolumns, const char *const *columns)
 	MemoryContext old;
 	EcBulkInsert *bi;
 	Relation	rel;
-	RangeTblEntry *rte;
+	EcRangeTable rt;
 	EcBulkFkey *fkeys;
 	int			nfkeys;
 
@@ -341,18 +335,18 @@ EcBulkInsertBegin(Oid relid, int ncolumns, const char *const *columns)
 	bi->nfkeys = nfkeys;
 	bi->ncolumns = ncolumns;
 	bi->attnums = palloc(sizeof(AttrNumber) * Max(ncolumns, 1));
-	rte = NamedColumns(rel, ncolumns, columns, bi->attnums);
-	ExecCheckRTPerms(list_make1(rte), true);
+	NamedColumns(rel, ncolumns, columns, bi->attnums, &rt);
+	EcCheckPermissions(&rt);
 
 	/* the executor's result relation, as COPY FROM sets it up */
 	bi->estate = CreateExecutorState();
-	ExecInitRangeTable(bi->estate, list_make1(rte));
+	EcRangeTableInit(bi->estate, &rt);
 	bi->rri = makeNode(ResultRelInfo);
 	ExecInitResultRelation(bi->estate, bi->rri, 1);
 	CheckValidResultRel(bi->rri, CMD_INSERT);
 	ExecOpenIndices(bi->rri, false);
 	bi->bistate = GetBulkInsertState();
-	bi->defaults = ColumnDefaults(rel, rte);
+	bi->defaults = ColumnDefaults(rel, *rt.inserted);
 	MemoryContextSwitchTo(old);
 	return bi;
 }
@@ -660,7 +654,7 @@ struct EcRowInsert
 	int			ncolumns;
 	char	  **columns;
 	AttrNumber *attnums;
-	RangeTblEntry *rte;
+	EcRangeTable rt;			/* the INSERT's privileges and columns */
 	EState	   *estate;			/* its query context is cxt's child */
 	ResultRelInfo *rri;			/* index descriptions and CHECK states kept */
 	Oid		   *indexids;
@@ -743,11 +737,11 @@ RowInsertBuild(EcRowInsert *c, Relation rel, int ncolumns, const char *const *co
 	for (i = 0; i < ncolumns; i++)
 		c->columns[i] = pstrdup(columns[i]);
 	c->attnums = palloc(sizeof(AttrNumber) * Max(ncolumns, 1));
-	c->rte = NamedColumns(rel, ncolumns, columns, c->attnums);
+	NamedColumns(rel, ncolumns, columns, c->attnums, &c->rt);
 
 	/* the result relation, as EcBulkInsertBegin sets it up, kept */
 	c->estate = CreateExecutorState();
-	ExecInitRangeTable(c->estate, list_make1(c->rte));
+	EcRangeTableInit(c->estate, &c->rt);
 	c->rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(c->rri, rel, 1, NULL, 0);
 	CheckValidResultRel(c->rri, CMD_INSERT);
@@ -755,7 +749,7 @@ RowInsertBuild(EcRowInsert *c, Relation rel, int ncolumns, const char *const *co
 	c->indexids = palloc(sizeof(Oid) * Max(c->rri->ri_NumIndices, 1));
 	for (i = 0; i < c->rri->ri_NumIndices; i++)
 		c->indexids[i] = RelationGetRelid(c->rri->ri_IndexRelationDescs[i]);
-	c->defaults = ColumnDefaults(rel, c->rte);
+	c->defaults = ColumnDefaults(rel, *c->rt.inserted);
 	c->slot = MakeSingleTupleTableSlot(CreateTupleDescCopy(RelationGetDescr(rel)), table_slot_callbacks(rel));
 
 	/* the types the caller gives: each the column's, or text for an enum column */
@@ -914,7 +908,7 @@ EcRowInsertOne(EcRowInsert **cachep, Oid relid, int ncolumns, const char *const 
 	 * key) may leave half-made states behind, and the next call rebuilds.
 	 */
 	c->valid = false;
-	ExecCheckRTPerms(list_make1(c->rte), true);
+	EcCheckPermissions(&c->rt);
 	desc = RelationGetDescr(rel);
 	cid = GetCurrentCommandId(true);
 	c->estate->es_output_cid = cid;
@@ -978,7 +972,7 @@ EcRowInsertFire(EcRowInsert **cachep, Oid relid, int ncolumns, const char *const
 	c->valid = false;
 	estate = c->estate;
 	rri = c->rri;
-	ExecCheckRTPerms(list_make1(c->rte), true);
+	EcCheckPermissions(&c->rt);
 
 	/* the snapshot and command SPI would give the INSERT */
 	CommandCounterIncrement();

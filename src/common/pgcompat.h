@@ -14,6 +14,8 @@
 #include "access/tableam.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
+#include "nodes/makefuncs.h"
+#include "utils/rel.h"
 
 /*
  * ExecInsertIndexTuples for a new row (not an update, no ON CONFLICT): it
@@ -52,6 +54,62 @@ typedef bool EcUpdateIndexes;
 #else
 #define EcBRUpdateTriggers(estate, rri, tid, slot) \
 	ExecBRUpdateTriggers((estate), NULL, (rri), (tid), NULL, (slot), NULL)
+#endif
+
+/*
+ * A range table of one relation, for writers that set up the executor's
+ * result relation themselves: the privileges and columns asked for sit in
+ * the range table entry before PostgreSQL 16 and in an RTEPermissionInfo
+ * since.  EcRangeTableMake fills *rt for rel; rt->inserted / rt->updated
+ * point at the column sets to fill; EcRangeTableInit gives it to an
+ * estate; EcCheckPermissions checks the privileges as the executor does.
+ */
+typedef struct EcRangeTable
+{
+	List	   *rtable;
+	List	   *perminfos;		/* PostgreSQL 16 and later */
+	Bitmapset **inserted;
+	Bitmapset **updated;
+} EcRangeTable;
+
+static inline void
+EcRangeTableMake(EcRangeTable *rt, Relation rel, AclMode perms)
+{
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(rel);
+	rte->relkind = rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+#if PG_VERSION_NUM >= 160000
+	{
+		RTEPermissionInfo *perm = makeNode(RTEPermissionInfo);
+
+		perm->relid = rte->relid;
+		perm->inh = false;
+		perm->requiredPerms = perms;
+		perm->checkAsUser = InvalidOid;
+		rte->perminfoindex = 1;
+		rt->perminfos = list_make1(perm);
+		rt->inserted = &perm->insertedCols;
+		rt->updated = &perm->updatedCols;
+	}
+#else
+	rte->requiredPerms = perms;
+	rte->checkAsUser = InvalidOid;
+	rt->perminfos = NIL;
+	rt->inserted = &rte->insertedCols;
+	rt->updated = &rte->updatedCols;
+#endif
+	rt->rtable = list_make1(rte);
+}
+
+#if PG_VERSION_NUM >= 160000
+#define EcRangeTableInit(estate, rt) ExecInitRangeTable((estate), (rt)->rtable, (rt)->perminfos)
+#define EcCheckPermissions(rt) ExecCheckPermissions((rt)->rtable, (rt)->perminfos, true)
+#else
+#define EcRangeTableInit(estate, rt) ExecInitRangeTable((estate), (rt)->rtable)
+#define EcCheckPermissions(rt) ExecCheckRTPerms((rt)->rtable, true)
 #endif
 
 #endif							/* EC_PGCOMPAT_H */

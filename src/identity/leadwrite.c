@@ -65,37 +65,6 @@ static AttrNumber UpdatedAtAtt;
 static bool UpdatedAtUsable;
 
 /*
- * The UPDATE's range table: its one relation.  The columns it sets are
- * given each statement through *updated (what ExecGetUpdatedCols reads).
- */
-static Bitmapset **
-InitRangeTable(EState *estate, Oid relid)
-{
-	RangeTblEntry *rte = makeNode(RangeTblEntry);
-
-	rte->rtekind = RTE_RELATION;
-	rte->relid = relid;
-	rte->relkind = RELKIND_RELATION;
-	rte->rellockmode = RowExclusiveLock;
-#if PG_VERSION_NUM >= 160000
-	{
-		RTEPermissionInfo *perm = makeNode(RTEPermissionInfo);
-
-		perm->relid = relid;
-		perm->inh = false;
-		perm->requiredPerms = ACL_UPDATE | ACL_SELECT;
-		rte->perminfoindex = 1;
-		ExecInitRangeTable(estate, list_make1(rte), list_make1(perm));
-		return &perm->updatedCols;
-	}
-#else
-	rte->requiredPerms = ACL_UPDATE | ACL_SELECT;
-	ExecInitRangeTable(estate, list_make1(rte));
-	return &rte->updatedCols;
-#endif
-}
-
-/*
  * What a statement sets up before its first row, kept for the session: the
  * result relation with its index descriptions, CHECK states and trigger
  * functions, the slots.  Dropped when ec.leads or one of its indexes
@@ -160,7 +129,13 @@ KeptBuild(Relation rel)
 	Kept.relid = RelationGetRelid(rel);
 	Kept.rel = rel;
 	Kept.estate = CreateExecutorState();
-	Kept.updated = InitRangeTable(Kept.estate, Kept.relid);
+	{
+		EcRangeTable rt;
+
+		EcRangeTableMake(&rt, rel, ACL_UPDATE | ACL_SELECT);
+		EcRangeTableInit(Kept.estate, &rt);
+		Kept.updated = rt.updated;	/* given each statement */
+	}
 	Kept.rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(Kept.rri, rel, 1, NULL, 0);
 	ExecOpenIndices(Kept.rri, false);
