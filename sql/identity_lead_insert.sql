@@ -111,4 +111,19 @@ SELECT r ->> 'action' AS action
 FROM ec.upsert_lead('{"property_address": "9 Insert Way", "property_city": "Austin", "property_state": "TX",
 	"property_zip": "78701", "assigned_broker_id": 987654}', 'iwtest') r;
 
+-- (identity drops an unknown broker before writing, with a warning; a
+-- trigger that sets one shows the foreign key's own check at work)
+CREATE FUNCTION iwtest_broker() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	NEW.assigned_broker_id := 987654;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER zz_broker BEFORE INSERT ON ec.leads FOR EACH ROW EXECUTE FUNCTION iwtest_broker();
+SELECT r ->> 'action' AS action
+FROM ec.upsert_lead('{"property_address": "10 Insert Way", "property_city": "Austin", "property_state": "TX",
+	"property_zip": "78701"}', 'iwtest') r;
+DROP TRIGGER zz_broker ON ec.leads;
+DROP FUNCTION iwtest_broker();
+SELECT count(*) AS leads FROM ec.leads WHERE property_address = '10 INSERT WAY';
+
 DELETE FROM ec.leads WHERE sources @> '{iwtest}';
