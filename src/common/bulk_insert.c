@@ -929,25 +929,66 @@ EcRowInsertOne(EcRowInsert **cachep, Oid relid, int ncolumns, const char *const 
 }
 
 /*
- * One row as an INSERT statement of it writes it, triggers fired; see
- * bulk_insert.h.
+ * An enum's value for a label given as text: the few labels of a status
+ * column, cached for the session (dropped on any change of pg_enum).
  */
-int
-EcRowInsertFire(EcRowInsert **cachep, Oid relid, int ncolumns, const char *const *columns,
-				const Oid *types, const Datum *values, const bool *nulls, TupleTableSlot **inserted)
+static struct
+{
+	Oid			type;
+	char		label[NAMEDATALEN];
+	Datum		value;
+}			enum_cache[8];
+static int	enum_ncache = 0;
+static bool enum_callback = false;
+
+static void
+EnumCacheInval(Datum arg, int cacheid, uint32 hashvalue)
+{
+	enum_ncache = 0;
+}
+
+Datum
+EcEnumValue(Oid enumtype, Datum label)
+{
+	char	   *s = TextDatumGetCString(label);
+	int			i;
+
+	if (!enum_callback)
+	{
+		CacheRegisterSyscacheCallback(ENUMOID, EnumCacheInval, (Datum) 0);
+		enum_callback = true;
+	}
+	for (i = 0; i < enum_ncache; i++)
+		if (enum_cache[i].type == enumtype && strcmp(enum_cache[i].label, s) == 0)
+			return enum_cache[i].value;
+	if (enum_ncache == lengthof(enum_cache))
+		enum_ncache = 0;
+	enum_cache[enum_ncache].value = DirectFunctionCall2(enum_in, CStringGetDatum(s), ObjectIdGetDatum(enumtype));
+	enum_cache[enum_ncache].type = enumtype;
+	strlcpy(enum_cache[enum_ncache].label, s, NAMEDATALEN);
+	return enum_cache[enum_ncache++].value;
+}
+
+/* an INSERT statement under way through a kept cache (EcFiredInsertBegin) */
+struct EcFiredInsert
 {
 	EcRowInsert *c;
+	Relation	rel;
+	TransitionCaptureState *transitions;
+	BulkInsertState bistate;	/* many rows: as COPY writes them */
+};
+
+EcFiredInsert *
+EcFiredInsertBegin(EcRowInsert **cachep, Oid relid, int ncolumns, const char *const *columns,
+				   const Oid *types, bool many)
+{
+	EcRowInsert *c;
+	EcFiredInsert *fi;
 	Relation	rel;
 	TupleDesc	desc;
 	TriggerDesc *td;
 	EState	   *estate;
-	ResultRelInfo *rri;
-	TransitionCaptureState *transitions;
-	Datum	   *v = (Datum *) values;
-	int			result = 0;
-	int			i;
 
-	*inserted = NULL;
 	rel = table_open(relid, RowExclusiveLock);
 	desc = RelationGetDescr(rel);
 	td = rel->trigdesc;
@@ -957,7 +998,7 @@ EcRowInsertFire(EcRowInsert **cachep, Oid relid, int ncolumns, const char *const
 		check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
 	{
 		table_close(rel, NoLock);
-		return -1;
+		return NULL;
 	}
 	c = RowInsertReady(cachep, rel, ncolumns, columns, true, types);
 	if (!c->possible)
@@ -965,13 +1006,12 @@ EcRowInsertFire(EcRowInsert **cachep, Oid relid, int ncolumns, const char *const
 		c->valid = true;
 		EcKeptIndexesClose(c->rri);
 		table_close(rel, NoLock);
-		return -1;
+		return NULL;
 	}
 
 	/* invalid until the statement is over, as in EcRowInsertOne */
 	c->valid = false;
 	estate = c->estate;
-	rri = c->rri;
 	EcCheckPermissions(&c->rt);
 
 	/* the snapshot and command SPI would give the INSERT */
@@ -981,50 +1021,88 @@ EcRowInsertFire(EcRowInsert **cachep, Oid relid, int ncolumns, const char *const
 	estate->es_snapshot = GetActiveSnapshot();
 	estate->es_output_cid = GetCurrentCommandId(true);
 
+	fi = palloc0(sizeof(EcFiredInsert));
+	fi->c = c;
+	fi->rel = rel;
+	fi->bistate = many ? GetBulkInsertState() : NULL;
+
 	/* as an INSERT statement starts */
 	AfterTriggerBeginQuery();
-	transitions = MakeTransitionCaptureState(td, relid, CMD_INSERT);
-	ExecBSInsertTriggers(estate, rri);
+	fi->transitions = MakeTransitionCaptureState(td, relid, CMD_INSERT);
+	ExecBSInsertTriggers(estate, c->rri);
+	return fi;
+}
 
+int
+EcFiredInsertRow(EcFiredInsert *fi, const Datum *values, const bool *nulls, TupleTableSlot **inserted)
+{
+	EcRowInsert *c = fi->c;
+	EState	   *estate = c->estate;
+	ResultRelInfo *rri = c->rri;
+	TupleDesc	desc = RelationGetDescr(fi->rel);
+	Datum	   *v = (Datum *) values;
+	List	   *recheck = NIL;
+	int			i;
+
+	*inserted = NULL;
 	ResetPerTupleExprContext(estate);
-	for (i = 0; i < ncolumns; i++)
+	for (i = 0; i < c->ncolumns; i++)
 	{
 		if (!OidIsValid(c->enum_types[i]) || nulls[i])
 			continue;
 		if (v == values)
 		{
-			v = MemoryContextAlloc(GetPerTupleMemoryContext(estate), sizeof(Datum) * ncolumns);
-			memcpy(v, values, sizeof(Datum) * ncolumns);
+			v = MemoryContextAlloc(GetPerTupleMemoryContext(estate), sizeof(Datum) * c->ncolumns);
+			memcpy(v, values, sizeof(Datum) * c->ncolumns);
 		}
-		v[i] = DirectFunctionCall2(enum_in, CStringGetDatum(TextDatumGetCString(values[i])),
-								   ObjectIdGetDatum(c->enum_types[i]));
+		v[i] = EcEnumValue(c->enum_types[i], values[i]);
 	}
-	FillSlot(c->slot, desc, c->defaults, GetPerTupleExprContext(estate), ncolumns, c->attnums, v, nulls);
-	if (rri->ri_TrigDesc == NULL || !rri->ri_TrigDesc->trig_insert_before_row ||
-		ExecBRInsertTriggers(estate, rri, c->slot))
-	{
-		List	   *recheck = NIL;
+	FillSlot(c->slot, desc, c->defaults, GetPerTupleExprContext(estate), c->ncolumns, c->attnums, v, nulls);
+	if (rri->ri_TrigDesc != NULL && rri->ri_TrigDesc->trig_insert_before_row &&
+		!ExecBRInsertTriggers(estate, rri, c->slot))
+		return 0;				/* a BEFORE trigger skipped it */
+	if (desc->constr != NULL)
+		ExecConstraints(rri, c->slot, estate);
+	table_tuple_insert(fi->rel, c->slot, estate->es_output_cid, 0, fi->bistate);
+	if (rri->ri_NumIndices > 0)
+		recheck = EcInsertIndexTuples(rri, c->slot, estate);
+	ExecARInsertTriggers(estate, rri, c->slot, recheck, fi->transitions);
+	list_free(recheck);
+	*inserted = c->slot;
+	return 1;
+}
 
-		if (desc->constr != NULL)
-			ExecConstraints(rri, c->slot, estate);
-		table_tuple_insert(rel, c->slot, estate->es_output_cid, 0, NULL);
-		if (rri->ri_NumIndices > 0)
-			recheck = EcInsertIndexTuples(rri, c->slot, estate);
-		ExecARInsertTriggers(estate, rri, c->slot, recheck, transitions);
-		list_free(recheck);
-		*inserted = c->slot;
-		result = 1;
-	}
+void
+EcFiredInsertEnd(EcFiredInsert *fi)
+{
+	EcRowInsert *c = fi->c;
 
 	/* as an INSERT statement ends: AFTER STATEMENT, then what was queued */
-	ExecASInsertTriggers(estate, rri, transitions);
-	AfterTriggerEndQuery(estate);
-	EcKeptStatementEnd(estate, rri);
+	ExecASInsertTriggers(c->estate, c->rri, fi->transitions);
+	AfterTriggerEndQuery(c->estate);
+	EcKeptStatementEnd(c->estate, c->rri);
 	PopActiveSnapshot();
+	if (fi->bistate != NULL)
+		FreeBulkInsertState(fi->bistate);
 
 	EcKeptIndexesClose(c->rri);
-	table_close(rel, NoLock);
+	table_close(fi->rel, NoLock);
 	c->valid = true;
+	pfree(fi);
+}
+
+int
+EcRowInsertFire(EcRowInsert **cachep, Oid relid, int ncolumns, const char *const *columns,
+				const Oid *types, const Datum *values, const bool *nulls, TupleTableSlot **inserted)
+{
+	EcFiredInsert *fi = EcFiredInsertBegin(cachep, relid, ncolumns, columns, types, false);
+	int			result;
+
+	*inserted = NULL;
+	if (fi == NULL)
+		return -1;
+	result = EcFiredInsertRow(fi, values, nulls, inserted);
+	EcFiredInsertEnd(fi);
 	return result;
 }
 

@@ -78,6 +78,23 @@ extern bool EcKeptIndexesOpen(ResultRelInfo *rri, const Oid *indexids);
 extern void EcKeptIndexesClose(ResultRelInfo *rri);
 extern void EcKeptStatementEnd(EState *estate, ResultRelInfo *rri);
 
+/*
+ * The same for many rows in one INSERT statement (a batch): Begin answers
+ * NULL where EcRowInsertFire answers -1; Row answers as EcRowInsertFire for
+ * its row (*inserted valid until the next row); End ends the statement.
+ * many: the rows go through a bulk-insert state, as COPY writes them.
+ */
+typedef struct EcFiredInsert EcFiredInsert;
+
+extern EcFiredInsert *EcFiredInsertBegin(EcRowInsert **cache, Oid relid, int ncolumns,
+										 const char *const *columns, const Oid *types, bool many);
+extern int	EcFiredInsertRow(EcFiredInsert *fi, const Datum *values, const bool *nulls,
+							 TupleTableSlot **inserted);
+extern void EcFiredInsertEnd(EcFiredInsert *fi);
+
+/* an enum's value for a label given as text (cached for the session) */
+extern Datum EcEnumValue(Oid enumtype, Datum label);
+
 extern int	EcRowInsertFire(EcRowInsert **cache, Oid relid, int ncolumns, const char *const *columns,
 							const Oid *types, const Datum *values, const bool *nulls,
 							TupleTableSlot **inserted);

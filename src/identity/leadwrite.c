@@ -313,14 +313,7 @@ EcLeadUpdateRow(EcLeadUpdater *u, const Datum *values, const bool *nulls,
 		newslot->tts_isnull[a] = nulls[i];
 		newslot->tts_values[a] = values[i];
 		if (!nulls[i] && OidIsValid(Layout.enum_type[i]))
-		{
-			MemoryContext old = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
-
-			newslot->tts_values[a] = DirectFunctionCall2(enum_in,
-														 CStringGetDatum(TextDatumGetCString(values[i])),
-														 ObjectIdGetDatum(Layout.enum_type[i]));
-			MemoryContextSwitchTo(old);
-		}
+			newslot->tts_values[a] = EcEnumValue(Layout.enum_type[i], values[i]);
 	}
 	newslot->tts_values[UpdatedAtAtt - 1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 	newslot->tts_isnull[UpdatedAtAtt - 1] = false;

@@ -64,7 +64,6 @@
 #include "identity/identity.h"
 #include "common/jsonb_push.h"
 #include "common/bulk_insert.h"
-#include "common/rowwriter.h"
 #include "common/subxact.h"
 
 /* the columns upsert writes, in parameter order */
@@ -1558,6 +1557,16 @@ Nulls(const LeadRow *r, char *buf)
  */
 static EcRowInsert *LeadWriter = NULL;
 
+/* ec.leads and its id column (InvalidOid when either is missing: the SQL way) */
+static Oid
+LeadsRelid(AttrNumber *id_att)
+{
+	Oid			relid = get_relname_relid("leads", get_namespace_oid("ec", false));
+
+	*id_att = OidIsValid(relid) ? get_attnum(relid, "id") : InvalidAttrNumber;
+	return *id_att == InvalidAttrNumber ? InvalidOid : relid;
+}
+
 /* the plain INSERT of a new lead (InsertLeadPlain runs it in a subtransaction): its id */
 static int64
 InsertLead(const LeadRow *r)
@@ -1566,18 +1575,16 @@ InsertLead(const LeadRow *r)
 	int			rc;
 	bool		isnull;
 	int64		id;
-	Oid			relid = get_relname_relid("leads", get_namespace_oid("ec", false));
+	AttrNumber	id_att;
+	Oid			relid = LeadsRelid(&id_att);
 	TupleTableSlot *slot;
 
 	ColArraysInit();
 	if (OidIsValid(relid) &&
 		(rc = EcRowInsertFire(&LeadWriter, relid, NCOLS, ColNames, ColTypes, r->v, r->null, &slot)) >= 0)
 	{
-		AttrNumber	id_att;
-
 		if (rc == 0)
 			return 0;			/* a BEFORE trigger skipped it */
-		id_att = get_attnum(relid, "id");
 		id = DatumGetInt64(slot_getattr(slot, id_att, &isnull));
 		return isnull ? 0 : id;
 	}
@@ -2294,61 +2301,18 @@ BatchInsertTry(SPIPlanPtr plan, Datum *args, BState **states, int n, HTAB *keys)
 	return false;
 }
 
-/* a campaign_status label as the column's enum value (a handful of labels, cached per session) */
-static Datum
-StatusEnumValue(Oid enumtype, Datum label)
-{
-	static struct
-	{
-		Oid			type;
-		char		label[NAMEDATALEN];
-		Datum		value;
-	}			cache[8];
-	static int	ncache = 0;
-	char	   *s = TextDatumGetCString(label);
-	int			i;
-
-	for (i = 0; i < ncache; i++)
-		if (cache[i].type == enumtype && strcmp(cache[i].label, s) == 0)
-			return cache[i].value;
-	if (ncache == lengthof(cache))
-		ncache = 0;
-	cache[ncache].type = enumtype;
-	strlcpy(cache[ncache].label, s, NAMEDATALEN);
-	cache[ncache].value = DirectFunctionCall2(enum_in, CStringGetDatum(s), ObjectIdGetDatum(enumtype));
-	return cache[ncache++].value;
-}
-
 static void
 BatchInsertDirectWork(void *arg)
 {
-	static const char *names[NCOLS];
 	BatchInsertArgs *a = (BatchInsertArgs *) arg;
-	EcRowWriter *w;
-	Oid			relid;
 	AttrNumber	id_att;
-	Oid			status_type = InvalidOid;
+	Oid			relid = LeadsRelid(&id_att);
+	EcFiredInsert *fi;
 	int			i;
 
-	if (names[0] == NULL)
-		for (i = 0; i < NCOLS; i++)
-			names[i] = Cols[i].name;
-	/* the columns must have the types this code gives them (before any trigger fires) */
-	relid = get_relname_relid("leads", get_namespace_oid("ec", false));
-	id_att = get_attnum(relid, "id");
-	if (id_att == InvalidAttrNumber)
-		a->direct = -1;
-	for (i = 0; i < NCOLS && a->direct != -1; i++)
-	{
-		Oid			t = get_atttype(relid, get_attnum(relid, Cols[i].name));
-
-		if (i == C_STATUS ? !OidIsValid(t) || get_typtype(t) != TYPTYPE_ENUM : t != Cols[i].type)
-			a->direct = -1;
-		if (i == C_STATUS)
-			status_type = t;
-	}
-	w = a->direct == -1 ? NULL : EcRowWriterOpen("leads", NCOLS, names);
-	if (w == NULL)
+	ColArraysInit();
+	fi = OidIsValid(relid) ? EcFiredInsertBegin(&LeadWriter, relid, NCOLS, ColNames, ColTypes, true) : NULL;
+	if (fi == NULL)
 	{
 		a->direct = -1;
 		return;
@@ -2356,26 +2320,22 @@ BatchInsertDirectWork(void *arg)
 	for (i = 0; i < a->n; i++)
 	{
 		BState	   *st = a->states[i];
-		Datum		v[NCOLS];
 		TupleTableSlot *slot;
 		bool		isnull;
 
-		memcpy(v, st->row.v, sizeof(v));
-		if (!st->row.null[C_STATUS])
-			v[C_STATUS] = StatusEnumValue(status_type, v[C_STATUS]);
-		slot = EcRowWriterPut(w, v, st->row.null);
-		if (slot == NULL)
+		if (EcFiredInsertRow(fi, st->row.v, st->row.null, &slot) != 1)
 			continue;			/* a BEFORE trigger skipped it: the one-lead way */
 		st->row.id = DatumGetInt64(slot_getattr(slot, id_att, &isnull));
 		st->lost = false;
 	}
-	EcRowWriterClose(w);
+	EcFiredInsertEnd(fi);
 	a->direct = 1;
 }
 
 /*
- * The batch INSERT written as COPY writes rows (src/common/rowwriter.c),
- * with the table's triggers fired as an INSERT fires them: the same rows,
+ * The batch INSERT written as one INSERT statement would write it, through
+ * the writer the session keeps for new leads (EcFiredInsertBegin), with the
+ * table's triggers fired as an INSERT fires them: the same rows,
  * without an INSERT over unnest() (a function scan into a tuplestore, a
  * projection, the text[] columns through their text form) or a RETURNING.
  * In a subtransaction, as BatchInsertTry.  1: written; 0: a race rolled it

@@ -52,7 +52,7 @@
 #include "identity/identity.h"
 #include "ingest/ingest.h"
 
-/* Writing rows straight into the table, as COPY does (src/common/rowwriter.c). */
+/* Writing rows straight into the table, as COPY does (src/common/bulk_insert.c). */
 typedef struct IngestWriter
 {
 	Oid			relid;
