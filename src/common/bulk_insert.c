@@ -644,56 +644,121 @@ EcBulkInsertEnd(EcBulkInsert *bi)
  * error; the next call builds it again.
  * --------------------------------------------------------------------- */
 
-struct EcRowInsert
-{
-	MemoryContext cxt;			/* everything below; a child of CacheMemoryContext */
-	bool		valid;
-	bool		possible;		/* no deferred unique or exclusion index */
-	Oid			relid;
-	Relation	rel;			/* the relcache entry it was built on */
-	int			ncolumns;
-	char	  **columns;
-	AttrNumber *attnums;
-	EcRangeTable rt;			/* the INSERT's privileges and columns */
-	EState	   *estate;			/* its query context is cxt's child */
-	ResultRelInfo *rri;			/* index descriptions and CHECK states kept */
-	Oid		   *indexids;
-	ExprState **defaults;
-	TupleTableSlot *slot;		/* over a copy of the row type */
-	bool		fire;			/* built for EcRowInsertFire */
-	Oid		   *enum_types;		/* per column given as text: its enum, or 0 */
-	struct EcRowInsert *next;	/* every cache of the session */
-};
-
-static EcRowInsert *row_inserts = NULL;
-static bool row_insert_callbacks = false;
+/* every kept result relation of the session, and what invalidates them */
+static EcKeptRel *kept_rels = NULL;
+static bool kept_callbacks = false;
 
 static void
-RowInsertRelInval(Datum arg, Oid relid)
+KeptRelInval(Datum arg, Oid relid)
 {
-	EcRowInsert *c;
+	EcKeptRel  *k;
 	int			i;
 
-	for (c = row_inserts; c != NULL; c = c->next)
+	for (k = kept_rels; k != NULL; k = k->next)
 	{
-		if (!c->valid)
+		if (!k->valid)
 			continue;
-		if (relid == InvalidOid || relid == c->relid)
-			c->valid = false;
-		for (i = 0; c->valid && i < c->rri->ri_NumIndices; i++)
-			if (c->indexids[i] == relid)
-				c->valid = false;
+		if (relid == InvalidOid || relid == k->relid)
+			k->valid = false;
+		for (i = 0; k->valid && i < k->rri->ri_NumIndices; i++)
+			if (k->indexids[i] == relid)
+				k->valid = false;
 	}
 }
 
 static void
-RowInsertSysInval(Datum arg, int cacheid, uint32 hashvalue)
+KeptSysInval(Datum arg, int cacheid, uint32 hashvalue)
 {
-	EcRowInsert *c;
+	EcKeptRel  *k;
 
-	for (c = row_inserts; c != NULL; c = c->next)
-		c->valid = false;
+	for (k = kept_rels; k != NULL; k = k->next)
+		k->valid = false;
 }
+
+MemoryContext
+EcKeptRelStart(EcKeptRel *k, Relation rel, const char *name)
+{
+	if (!kept_callbacks)
+	{
+		CacheRegisterRelcacheCallback(KeptRelInval, (Datum) 0);
+		CacheRegisterSyscacheCallback(PROCOID, KeptSysInval, (Datum) 0);
+		CacheRegisterSyscacheCallback(TYPEOID, KeptSysInval, (Datum) 0);
+		kept_callbacks = true;
+	}
+	if (!k->registered)
+	{
+		k->next = kept_rels;
+		kept_rels = k;
+		k->registered = true;
+	}
+	if (k->cxt != NULL)
+	{
+		if (k->estate != NULL)
+			FreeExecutorState(k->estate);
+		MemoryContextDelete(k->cxt);
+	}
+	k->cxt = AllocSetContextCreate(CacheMemoryContext, "ec kept writer", ALLOCSET_SMALL_SIZES);
+	MemoryContextSetIdentifier(k->cxt, name);	/* a constant: it outlives the context */
+	k->valid = false;
+	k->relid = RelationGetRelid(rel);
+	k->rel = rel;
+	k->estate = NULL;
+	k->rri = NULL;
+	return MemoryContextSwitchTo(k->cxt);
+}
+
+void
+EcKeptRelFinish(EcKeptRel *k, EcRangeTable *rt, bool fire)
+{
+	ResultRelInfo *rri;
+	int			i;
+
+	k->estate = CreateExecutorState();
+	EcRangeTableInit(k->estate, rt);
+	rri = k->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(rri, k->rel, 1, NULL, 0);
+	ExecOpenIndices(rri, false);
+	k->indexids = palloc(sizeof(Oid) * Max(rri->ri_NumIndices, 1));
+	for (i = 0; i < rri->ri_NumIndices; i++)
+		k->indexids[i] = RelationGetRelid(rri->ri_IndexRelationDescs[i]);
+	if (fire)
+	{
+		/*
+		 * The AFTER events find the result relation here, as they find a
+		 * statement's, and the trigger functions are looked up into this
+		 * context: ExecCallTriggerFunc would look them up in whatever
+		 * context the call runs in, which does not outlive it.
+		 */
+		k->estate->es_opened_result_relations = list_make1(rri);
+		for (i = 0; rri->ri_TrigDesc != NULL && i < rri->ri_TrigDesc->numtriggers; i++)
+			fmgr_info_cxt(rri->ri_TrigDesc->triggers[i].tgfoid, &rri->ri_TrigFunctions[i], k->cxt);
+	}
+}
+
+bool
+EcKeptRelUsable(EcKeptRel *k, Relation rel)
+{
+	if (!k->valid || k->rel != rel || k->relid != RelationGetRelid(rel))
+		return false;
+	if (EcKeptIndexesOpen(k->rri, k->indexids))
+		return true;
+	EcKeptIndexesClose(k->rri);
+	return false;
+}
+
+struct EcRowInsert
+{
+	EcKeptRel	k;				/* the result relation; k.cxt holds all below */
+	bool		possible;		/* no deferred unique or exclusion index */
+	int			ncolumns;
+	char	  **columns;
+	AttrNumber *attnums;
+	EcRangeTable rt;			/* the INSERT's privileges and columns */
+	ExprState **defaults;
+	TupleTableSlot *slot;		/* over a copy of the row type */
+	bool		fire;			/* built for EcRowInsertFire */
+	Oid		   *enum_types;		/* per column given as text: its enum, or 0 */
+};
 
 /* whether the cache was built for these columns */
 static bool
@@ -717,21 +782,10 @@ RowInsertBuild(EcRowInsert *c, Relation rel, int ncolumns, const char *const *co
 	MemoryContext old;
 	int			i;
 
-	if (c->cxt != NULL)
-	{
-		if (c->estate != NULL)
-			FreeExecutorState(c->estate);
-		MemoryContextDelete(c->cxt);
-	}
-	c->cxt = AllocSetContextCreate(CacheMemoryContext, "ec row insert", ALLOCSET_SMALL_SIZES);
-	c->valid = false;
-	c->estate = NULL;
+	old = EcKeptRelStart(&c->k, rel, "ec row insert");
 	c->fire = fire;
 	/* with the triggers fired, a deferred check is the AFTER event it queues */
 	c->possible = fire || NoDeferredChecks(rel);
-	old = MemoryContextSwitchTo(c->cxt);
-	c->relid = RelationGetRelid(rel);
-	c->rel = rel;
 	c->ncolumns = ncolumns;
 	c->columns = palloc(sizeof(char *) * Max(ncolumns, 1));
 	for (i = 0; i < ncolumns; i++)
@@ -740,15 +794,8 @@ RowInsertBuild(EcRowInsert *c, Relation rel, int ncolumns, const char *const *co
 	NamedColumns(rel, ncolumns, columns, c->attnums, &c->rt);
 
 	/* the result relation, as EcBulkInsertBegin sets it up, kept */
-	c->estate = CreateExecutorState();
-	EcRangeTableInit(c->estate, &c->rt);
-	c->rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(c->rri, rel, 1, NULL, 0);
-	CheckValidResultRel(c->rri, CMD_INSERT);
-	ExecOpenIndices(c->rri, false);
-	c->indexids = palloc(sizeof(Oid) * Max(c->rri->ri_NumIndices, 1));
-	for (i = 0; i < c->rri->ri_NumIndices; i++)
-		c->indexids[i] = RelationGetRelid(c->rri->ri_IndexRelationDescs[i]);
+	EcKeptRelFinish(&c->k, &c->rt, fire);
+	CheckValidResultRel(c->k.rri, CMD_INSERT);
 	c->defaults = ColumnDefaults(rel, *c->rt.inserted);
 	c->slot = MakeSingleTupleTableSlot(CreateTupleDescCopy(RelationGetDescr(rel)), table_slot_callbacks(rel));
 
@@ -766,18 +813,6 @@ RowInsertBuild(EcRowInsert *c, Relation rel, int ncolumns, const char *const *co
 			c->possible = false;
 	}
 
-	if (fire)
-	{
-		/*
-		 * The AFTER events find the result relation here, as they find a
-		 * statement's, and the trigger functions are looked up into this
-		 * context: ExecCallTriggerFunc would look them up in whatever
-		 * context the call runs in, which does not outlive it.
-		 */
-		c->estate->es_opened_result_relations = list_make1(c->rri);
-		for (i = 0; c->rri->ri_TrigDesc != NULL && i < c->rri->ri_TrigDesc->numtriggers; i++)
-			fmgr_info_cxt(c->rri->ri_TrigDesc->triggers[i].tgfoid, &c->rri->ri_TrigFunctions[i], c->cxt);
-	}
 	MemoryContextSwitchTo(old);
 }
 
@@ -849,30 +884,15 @@ RowInsertReady(EcRowInsert **cachep, Relation rel, int ncolumns, const char *con
 			   bool fire, const Oid *types)
 {
 	EcRowInsert *c = *cachep;
-	Oid			relid = RelationGetRelid(rel);
 
-	if (!row_insert_callbacks)
-	{
-		CacheRegisterRelcacheCallback(RowInsertRelInval, (Datum) 0);
-		CacheRegisterSyscacheCallback(PROCOID, RowInsertSysInval, (Datum) 0);
-		CacheRegisterSyscacheCallback(TYPEOID, RowInsertSysInval, (Datum) 0);
-		row_insert_callbacks = true;
-	}
 	if (c == NULL)
 	{
 		c = MemoryContextAllocZero(CacheMemoryContext, sizeof(EcRowInsert));
-		c->next = row_inserts;
-		row_inserts = c;
 		*cachep = c;
 	}
-	if (!c->valid || c->rel != rel || c->relid != relid || c->fire != fire ||
-		!SameColumns(c, ncolumns, columns))
-		RowInsertBuild(c, rel, ncolumns, columns, fire, types);	/* opens the indexes */
-	else if (!EcKeptIndexesOpen(c->rri, c->indexids))
-	{
-		EcKeptIndexesClose(c->rri);
+	/* opens the indexes either way */
+	if (c->fire != fire || !SameColumns(c, ncolumns, columns) || !EcKeptRelUsable(&c->k, rel))
 		RowInsertBuild(c, rel, ncolumns, columns, fire, types);
-	}
 	return c;
 }
 
@@ -897,8 +917,8 @@ EcRowInsertOne(EcRowInsert **cachep, Oid relid, int ncolumns, const char *const 
 	if (!c->possible)
 	{
 		/* kept: the next call knows at once */
-		c->valid = true;
-		EcKeptIndexesClose(c->rri);
+		c->k.valid = true;
+		EcKeptIndexesClose(c->k.rri);
 		table_close(rel, NoLock);
 		return false;
 	}
@@ -907,24 +927,24 @@ EcRowInsertOne(EcRowInsert **cachep, Oid relid, int ncolumns, const char *const 
 	 * Invalid until the row is in: an error on the way (a CHECK, a unique
 	 * key) may leave half-made states behind, and the next call rebuilds.
 	 */
-	c->valid = false;
+	c->k.valid = false;
 	EcCheckPermissions(&c->rt);
 	desc = RelationGetDescr(rel);
 	cid = GetCurrentCommandId(true);
-	c->estate->es_output_cid = cid;
-	ResetPerTupleExprContext(c->estate);
-	FillSlot(c->slot, desc, c->defaults, GetPerTupleExprContext(c->estate), ncolumns, c->attnums,
+	c->k.estate->es_output_cid = cid;
+	ResetPerTupleExprContext(c->k.estate);
+	FillSlot(c->slot, desc, c->defaults, GetPerTupleExprContext(c->k.estate), ncolumns, c->attnums,
 			 values, nulls);
 	if (desc->constr != NULL)
-		ExecConstraints(c->rri, c->slot, c->estate);
+		ExecConstraints(c->k.rri, c->slot, c->k.estate);
 	table_tuple_insert(rel, c->slot, cid, 0, NULL);
-	if (c->rri->ri_NumIndices > 0)
-		list_free(EcInsertIndexTuples(c->rri, c->slot, c->estate));
+	if (c->k.rri->ri_NumIndices > 0)
+		list_free(EcInsertIndexTuples(c->k.rri, c->slot, c->k.estate));
 	ExecClearTuple(c->slot);
-	ResetPerTupleExprContext(c->estate);
-	EcKeptIndexesClose(c->rri);
+	ResetPerTupleExprContext(c->k.estate);
+	EcKeptIndexesClose(c->k.rri);
 	table_close(rel, NoLock);
-	c->valid = true;
+	c->k.valid = true;
 	return true;
 }
 
@@ -1003,15 +1023,15 @@ EcFiredInsertBegin(EcRowInsert **cachep, Oid relid, int ncolumns, const char *co
 	c = RowInsertReady(cachep, rel, ncolumns, columns, true, types);
 	if (!c->possible)
 	{
-		c->valid = true;
-		EcKeptIndexesClose(c->rri);
+		c->k.valid = true;
+		EcKeptIndexesClose(c->k.rri);
 		table_close(rel, NoLock);
 		return NULL;
 	}
 
 	/* invalid until the statement is over, as in EcRowInsertOne */
-	c->valid = false;
-	estate = c->estate;
+	c->k.valid = false;
+	estate = c->k.estate;
 	EcCheckPermissions(&c->rt);
 
 	/* the snapshot and command SPI would give the INSERT */
@@ -1029,7 +1049,7 @@ EcFiredInsertBegin(EcRowInsert **cachep, Oid relid, int ncolumns, const char *co
 	/* as an INSERT statement starts */
 	AfterTriggerBeginQuery();
 	fi->transitions = MakeTransitionCaptureState(td, relid, CMD_INSERT);
-	ExecBSInsertTriggers(estate, c->rri);
+	ExecBSInsertTriggers(estate, c->k.rri);
 	return fi;
 }
 
@@ -1037,8 +1057,8 @@ int
 EcFiredInsertRow(EcFiredInsert *fi, const Datum *values, const bool *nulls, TupleTableSlot **inserted)
 {
 	EcRowInsert *c = fi->c;
-	EState	   *estate = c->estate;
-	ResultRelInfo *rri = c->rri;
+	EState	   *estate = c->k.estate;
+	ResultRelInfo *rri = c->k.rri;
 	TupleDesc	desc = RelationGetDescr(fi->rel);
 	Datum	   *v = (Datum *) values;
 	List	   *recheck = NIL;
@@ -1078,16 +1098,16 @@ EcFiredInsertEnd(EcFiredInsert *fi)
 	EcRowInsert *c = fi->c;
 
 	/* as an INSERT statement ends: AFTER STATEMENT, then what was queued */
-	ExecASInsertTriggers(c->estate, c->rri, fi->transitions);
-	AfterTriggerEndQuery(c->estate);
-	EcKeptStatementEnd(c->estate, c->rri);
+	ExecASInsertTriggers(c->k.estate, c->k.rri, fi->transitions);
+	AfterTriggerEndQuery(c->k.estate);
+	EcKeptStatementEnd(c->k.estate, c->k.rri);
 	PopActiveSnapshot();
 	if (fi->bistate != NULL)
 		FreeBulkInsertState(fi->bistate);
 
-	EcKeptIndexesClose(c->rri);
+	EcKeptIndexesClose(c->k.rri);
 	table_close(fi->rel, NoLock);
-	c->valid = true;
+	c->k.valid = true;
 	pfree(fi);
 }
 

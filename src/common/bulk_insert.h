@@ -26,6 +26,8 @@
 
 #include "nodes/execnodes.h"
 
+#include "common/pgcompat.h"
+
 typedef struct EcBulkInsert EcBulkInsert;
 
 /*
@@ -67,6 +69,37 @@ extern bool EcRowInsertOne(EcRowInsert **cache, Oid relid, int ncolumns, const c
  * call with the cache); 0: a BEFORE trigger skipped it; -1: nothing done,
  * the caller runs its INSERT (row security, rules, other column types).
  */
+/*
+ * A result relation kept for the session by a writer (EcRowInsert here, the
+ * merge writer of src/identity/leadwrite.c): its index descriptions, CHECK
+ * states and trigger functions, in an executor state of its own.  Every
+ * one of the session is marked invalid on a relcache invalidation of its
+ * table or one of its indexes, and on any change of a function or a type;
+ * the writer marks it invalid during a statement, so one that ended in an
+ * error is built again.  Start (re)starts k for rel, open and locked by
+ * the caller: a fresh k->cxt, made current (the previous context is
+ * returned); the caller builds its range table there; Finish makes the
+ * result relation and opens its indexes (fire: the AFTER events find it
+ * and its trigger functions are looked up into k->cxt).  Usable: k is
+ * valid for rel, and its indexes are open and locked for the statement.
+ */
+typedef struct EcKeptRel
+{
+	MemoryContext cxt;			/* a child of CacheMemoryContext */
+	EState	   *estate;			/* its query context is cxt's child */
+	ResultRelInfo *rri;
+	Oid		   *indexids;
+	bool		valid;
+	Oid			relid;
+	Relation	rel;			/* the relcache entry it was built on */
+	bool		registered;
+	struct EcKeptRel *next;		/* every one of the session */
+} EcKeptRel;
+
+extern MemoryContext EcKeptRelStart(EcKeptRel *k, Relation rel, const char *name);
+extern void EcKeptRelFinish(EcKeptRel *k, EcRangeTable *rt, bool fire);
+extern bool EcKeptRelUsable(EcKeptRel *k, Relation rel);
+
 /*
  * For writers that keep a statement's result relation for the session:
  * lock and open its indexes for a statement (false if one is not the one

@@ -45,16 +45,13 @@
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
-#include "nodes/makefuncs.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
 #include "utils/snapmgr.h"
-#include "utils/syscache.h"
 #include "utils/typcache.h"
 
 #include "common/bulk_insert.h"
@@ -76,83 +73,25 @@ static bool UpdatedAtUsable;
  */
 typedef struct KeptUpdate
 {
-	MemoryContext cxt;			/* everything below; a child of CacheMemoryContext */
-	bool		valid;
-	Oid			relid;
-	Relation	rel;			/* the relcache entry it was built on */
-	EState	   *estate;
-	ResultRelInfo *rri;
-	Oid		   *indexids;
+	EcKeptRel	k;				/* the result relation; k.cxt holds all below */
 	Bitmapset **updated;		/* the range table's updated columns */
 	TupleTableSlot *oldslot;	/* over a copy of the row type */
 	TupleTableSlot *newslot;
 } KeptUpdate;
 
 static KeptUpdate Kept;
-static bool kept_callbacks = false;
-
-static void
-KeptRelInval(Datum arg, Oid relid)
-{
-	int			i;
-
-	if (!Kept.valid)
-		return;
-	if (relid == InvalidOid || relid == Kept.relid)
-		Kept.valid = false;
-	for (i = 0; Kept.valid && i < Kept.rri->ri_NumIndices; i++)
-		if (Kept.indexids[i] == relid)
-			Kept.valid = false;
-}
-
-static void
-KeptSysInval(Datum arg, int cacheid, uint32 hashvalue)
-{
-	Kept.valid = false;
-}
 
 /* (Re)builds Kept for rel, open and locked by the caller, with its indexes open. */
 static void
 KeptBuild(Relation rel)
 {
-	MemoryContext old;
+	MemoryContext old = EcKeptRelStart(&Kept.k, rel, "ec lead update");
+	EcRangeTable rt;
 	TupleDesc	desc;
-	int			i;
 
-	if (Kept.cxt != NULL)
-	{
-		if (Kept.estate != NULL)
-			FreeExecutorState(Kept.estate);
-		MemoryContextDelete(Kept.cxt);
-	}
-	memset(&Kept, 0, sizeof(Kept));
-	Kept.cxt = AllocSetContextCreate(CacheMemoryContext, "ec lead update", ALLOCSET_SMALL_SIZES);
-	old = MemoryContextSwitchTo(Kept.cxt);
-	Kept.relid = RelationGetRelid(rel);
-	Kept.rel = rel;
-	Kept.estate = CreateExecutorState();
-	{
-		EcRangeTable rt;
-
-		EcRangeTableMake(&rt, rel, ACL_UPDATE | ACL_SELECT);
-		EcRangeTableInit(Kept.estate, &rt);
-		Kept.updated = rt.updated;	/* given each statement */
-	}
-	Kept.rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(Kept.rri, rel, 1, NULL, 0);
-	ExecOpenIndices(Kept.rri, false);
-	Kept.indexids = palloc(sizeof(Oid) * Max(Kept.rri->ri_NumIndices, 1));
-	for (i = 0; i < Kept.rri->ri_NumIndices; i++)
-		Kept.indexids[i] = RelationGetRelid(Kept.rri->ri_IndexRelationDescs[i]);
-
-	/*
-	 * The AFTER events find the result relation here, as they find a
-	 * statement's; the trigger functions are looked up into this context
-	 * (ExecCallTriggerFunc would look them up in the context of the call).
-	 */
-	Kept.estate->es_opened_result_relations = list_make1(Kept.rri);
-	for (i = 0; Kept.rri->ri_TrigDesc != NULL && i < Kept.rri->ri_TrigDesc->numtriggers; i++)
-		fmgr_info_cxt(Kept.rri->ri_TrigDesc->triggers[i].tgfoid, &Kept.rri->ri_TrigFunctions[i], Kept.cxt);
+	EcRangeTableMake(&rt, rel, ACL_UPDATE | ACL_SELECT);
+	EcKeptRelFinish(&Kept.k, &rt, true);
+	Kept.updated = rt.updated;	/* given each statement */
 
 	/* over a copy of the row type: a slot over the relation's own pins it */
 	desc = CreateTupleDescCopy(RelationGetDescr(rel));
@@ -210,30 +149,18 @@ EcLeadUpdateBegin(int ncols, const char *const *names, const Oid *types, const b
 		return NULL;
 	}
 
-	if (!kept_callbacks)
-	{
-		CacheRegisterRelcacheCallback(KeptRelInval, (Datum) 0);
-		CacheRegisterSyscacheCallback(PROCOID, KeptSysInval, (Datum) 0);
-		CacheRegisterSyscacheCallback(TYPEOID, KeptSysInval, (Datum) 0);
-		kept_callbacks = true;
-	}
-	if (!Kept.valid || Kept.rel != rel || Kept.relid != relid)
+	if (!EcKeptRelUsable(&Kept.k, rel))
 		KeptBuild(rel);			/* opens the indexes */
-	else if (!EcKeptIndexesOpen(Kept.rri, Kept.indexids))
-	{
-		EcKeptIndexesClose(Kept.rri);
-		KeptBuild(rel);
-	}
 	/* invalid until the statement's end: an error on the way leaves it half made */
-	Kept.valid = false;
+	Kept.k.valid = false;
 
 	u = palloc0(sizeof(EcLeadUpdater));
 	u->rel = rel;
 	u->ncols = ncols;
 	u->set = palloc(sizeof(bool) * ncols);
 	memcpy(u->set, set, sizeof(bool) * ncols);
-	u->estate = Kept.estate;
-	u->rri = Kept.rri;
+	u->estate = Kept.k.estate;
+	u->rri = Kept.k.rri;
 	u->oldslot = Kept.oldslot;
 	u->newslot = Kept.newslot;
 
@@ -350,9 +277,9 @@ EcLeadUpdateEnd(EcLeadUpdater *u)
 	*Kept.updated = NULL;
 	PopActiveSnapshot();
 
-	EcKeptIndexesClose(Kept.rri);
+	EcKeptIndexesClose(Kept.k.rri);
 	table_close(u->rel, NoLock);
-	Kept.valid = true;
+	Kept.k.valid = true;
 	pfree(u->set);
 	pfree(u);
 }
