@@ -89,6 +89,7 @@ typedef struct EcKeptRel
 	EState	   *estate;			/* its query context is cxt's child */
 	ResultRelInfo *rri;
 	Oid		   *indexids;
+	struct EcConstraints *checks;	/* its CHECKs (common/rowcheck.h) */
 	bool		valid;
 	Oid			relid;
 	Relation	rel;			/* the relcache entry it was built on */

@@ -56,6 +56,7 @@
 
 #include "common/bulk_insert.h"
 #include "common/pgcompat.h"
+#include "common/rowcheck.h"
 #include "identity/identity.h"
 
 /* the columns written, and updated_at (checked when the layout is resolved again) */
@@ -250,7 +251,7 @@ EcLeadUpdateRow(EcLeadUpdater *u, const Datum *values, const bool *nulls,
 		!EcBRUpdateTriggers(estate, rri, tid, newslot))
 		return 0;				/* a BEFORE trigger skipped the row */
 	if (rel->rd_att->constr != NULL)
-		ExecConstraints(rri, newslot, estate);
+		EcConstraintsCheck(Kept.k.checks, rri, newslot, estate);
 	tmres = table_tuple_update(rel, tid, newslot, estate->es_output_cid, estate->es_snapshot,
 							   InvalidSnapshot, true, &tmfd, &mode, &update_indexes);
 	if (tmres != TM_Ok)
