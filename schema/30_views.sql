@@ -9,7 +9,7 @@
 -- ec.contactable_leads_source is the definition; ec.mv_contactable_leads
 -- shows its rows as of the last refresh. It is not a materialized view:
 -- REFRESH MATERIALIZED VIEW CONCURRENTLY recomputes and diffs every row
--- (about 9 s at 1M leads). Instead statement triggers on ec.leads log the ids
+-- (about 9 s at 1M leads). Instead row triggers on ec.leads log the ids
 -- of leads whose contactable columns changed (ec.contactable_changes), and
 -- ec.refresh_contactable_leads() (schema/80_campaign.sql) re-reads only those
 -- into the table the view shows. When many leads changed (a bulk load) it
@@ -77,18 +77,19 @@ CREATE TABLE ec.contactable_changes (
 COMMENT ON TABLE ec.contactable_changes IS
 	'Leads changed since the last refresh of ec.mv_contactable_leads (written by triggers on ec.leads)';
 
--- One statement trigger per event, with transition tables: a bulk statement
--- pays one set-based INSERT, a statement that changes no contactable column
--- logs nothing. The function is C (src/identity/contactable_log.c): it reads
--- the transition tables itself and runs an INSERT only when there is
--- something to log, so a single lead merged by ec.upsert_lead does not pay
--- for a whole extra statement. It logs as its owner: a broker changing its
--- own lead's status has no right to the log, yet its change must be logged.
---   INSERT: new rows that are contactable; DELETE: old rows that were;
---   UPDATE: old and new rows joined on id (FULL JOIN): an id on one side
---   only, or a pair whose (assigned_broker_id, lead_score, campaign_status,
---   email_verified, phone_verified, consent, property_state, email_opt_out)
---   differ while either side is contactable.
+-- One row trigger per event. The function is C (src/identity/contactable_log.c):
+-- it reads the contactable columns of the row versions the executor hands it
+-- and writes only when there is something to log, so a statement that
+-- changes no contactable column logs nothing and copies nothing (statement
+-- triggers over transition tables made every statement writing a lead copy
+-- each old and new row into tuplestores). It logs as its owner: a broker
+-- changing its own lead's status has no right to the log, yet its change
+-- must be logged.
+--   INSERT: a new row that is contactable; DELETE: an old row that was;
+--   UPDATE: both ids when the id changed; else the id when
+--   (assigned_broker_id, lead_score, campaign_status, email_verified,
+--   phone_verified, consent, property_state, email_opt_out) differ while
+--   the old or the new row is contactable.
 CREATE FUNCTION ec.log_contactable_changes() RETURNS trigger
 LANGUAGE C
 AS 'MODULE_PATHNAME', 'ec_log_contactable_changes';
@@ -104,12 +105,12 @@ $$;
 COMMENT ON FUNCTION ec.log_contactable_changes() IS
 	'Trigger: logs leads whose contactable columns changed (inserted, updated, deleted) for the next refresh';
 COMMENT ON FUNCTION ec.log_contactable_truncate() IS 'Trigger: an emptied leads table empties the contactable leads';
-CREATE TRIGGER leads_contactable_insert AFTER INSERT ON ec.leads REFERENCING NEW TABLE AS new_rows
-	FOR EACH STATEMENT EXECUTE FUNCTION ec.log_contactable_changes();
-CREATE TRIGGER leads_contactable_update AFTER UPDATE ON ec.leads REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-	FOR EACH STATEMENT EXECUTE FUNCTION ec.log_contactable_changes();
-CREATE TRIGGER leads_contactable_delete AFTER DELETE ON ec.leads REFERENCING OLD TABLE AS old_rows
-	FOR EACH STATEMENT EXECUTE FUNCTION ec.log_contactable_changes();
+CREATE TRIGGER leads_contactable_insert AFTER INSERT ON ec.leads
+	FOR EACH ROW EXECUTE FUNCTION ec.log_contactable_changes();
+CREATE TRIGGER leads_contactable_update AFTER UPDATE ON ec.leads
+	FOR EACH ROW EXECUTE FUNCTION ec.log_contactable_changes();
+CREATE TRIGGER leads_contactable_delete AFTER DELETE ON ec.leads
+	FOR EACH ROW EXECUTE FUNCTION ec.log_contactable_changes();
 CREATE TRIGGER leads_contactable_truncate AFTER TRUNCATE ON ec.leads
 	FOR EACH STATEMENT EXECUTE FUNCTION ec.log_contactable_truncate();
 
