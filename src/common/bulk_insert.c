@@ -180,6 +180,246 @@ executor:
 	ExecConstraints(rri, slot, estate);
 }
 
+/* ---------------------------------------------------------------------
+ * AFTER ROW events that would do nothing (common/rowcheck.h)
+ *
+ * Each row written queues an event for every AFTER ROW trigger, and the
+ * event later fetches the row again to call the trigger: about 5,000
+ * instructions for the broker's foreign key of a new lead that has no
+ * broker, 6,000 for a merge's call of the contactable change log that logs
+ * nothing, and for an UPDATE the old version is fetched again first.
+ * PostgreSQL itself leaves out a foreign key's UPDATE check when the key
+ * did not change (RI_FKey_fk_upd_check_required, called the same way here).
+ * This leaves out, for one row, the events of:
+ *	- a foreign key's INSERT check when every key column is NULL (the check
+ *	  returns at once: a NULL key satisfies the constraint);
+ *	- a foreign key's UPDATE check when RI_FKey_fk_upd_check_required says
+ *	  it is not needed, and a referenced key's ON UPDATE action when
+ *	  RI_FKey_pk_upd_check_required says so (ec.leads is referenced by six
+ *	  tables: each merge queued their six no-op events);
+ *	- ec.log_contactable_changes when it would log nothing
+ *	  (EcContactableLogs, its own decision).
+ * Only triggers without a WHEN clause or a column list qualify.  The list
+ * given to the executor for that row is the table's without them, with its
+ * own WHEN states; the whole list is given back before any event fires.
+ * --------------------------------------------------------------------- */
+#define EC_SKIP_MAX 16			/* triggers that may be left out */
+#define EC_SKIP_VARIANTS 16		/* lists kept (by what they leave out) */
+
+typedef enum SkipKind
+{
+	SKIP_FKEY_INSERT,			/* a foreign key's check of a new row */
+	SKIP_FKEY_UPDATE,			/* a foreign key's check of an updated row */
+	SKIP_PKEY_UPDATE,			/* a referenced key's action on update */
+	SKIP_CONTACTABLE
+} SkipKind;
+
+struct EcAfterRowSkip
+{
+	int			n;				/* triggers that may be left out */
+	int			index[EC_SKIP_MAX]; /* each one's place in the full list */
+	SkipKind	kind[EC_SKIP_MAX];
+	int			nkeys[EC_SKIP_MAX]; /* its foreign key's columns (conkey or confkey) */
+	AttrNumber	keys[EC_SKIP_MAX][INDEX_MAX_KEYS];
+	TriggerDesc *full;
+	ExprState **fullwhen;
+	int			nvariants;
+	uint32		variantmask[EC_SKIP_VARIANTS];	/* what each leaves out */
+	TriggerDesc *variant[EC_SKIP_VARIANTS];
+	ExprState **variantwhen[EC_SKIP_VARIANTS];
+	MemoryContext cxt;
+};
+
+/* the referencing (conkey) or referenced (confkey) columns of a foreign key */
+static bool
+FkeyColumns(Oid conoid, AttrNumber which, int *nkeys, AttrNumber *keys)
+{
+	HeapTuple	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+	Datum		d;
+	bool		isnull;
+	ArrayType  *arr;
+	int			n;
+	bool		ok = false;
+
+	if (!HeapTupleIsValid(tup))
+		return false;
+	d = SysCacheGetAttr(CONSTROID, tup, which, &isnull);
+	if (!isnull)
+	{
+		arr = DatumGetArrayTypeP(d);
+		n = ARR_DIMS(arr)[0];
+		if (ARR_NDIM(arr) == 1 && n > 0 && n <= INDEX_MAX_KEYS && !ARR_HASNULL(arr) &&
+			ARR_ELEMTYPE(arr) == INT2OID)
+		{
+			memcpy(keys, ARR_DATA_PTR(arr), sizeof(int16) * n);
+			*nkeys = n;
+			ok = true;
+		}
+	}
+	ReleaseSysCache(tup);
+	return ok;
+}
+
+EcAfterRowSkip *
+EcAfterRowSkipPrepare(ResultRelInfo *rri)
+{
+	TriggerDesc *td = rri->ri_TrigDesc;
+	EcAfterRowSkip *s = palloc0(sizeof(EcAfterRowSkip));
+	int			i;
+
+	s->cxt = CurrentMemoryContext;
+	s->full = td;
+	s->fullwhen = rri->ri_TrigWhenExprs;
+	for (i = 0; td != NULL && i < td->numtriggers && s->n < EC_SKIP_MAX; i++)
+	{
+		Trigger    *t = &td->triggers[i];
+		int			k = s->n;
+
+		if (!TRIGGER_FOR_ROW(t->tgtype) || !TRIGGER_FOR_AFTER(t->tgtype) ||
+			t->tgqual != NULL || t->tgnattr > 0 ||
+			!(TRIGGER_FOR_INSERT(t->tgtype) || TRIGGER_FOR_UPDATE(t->tgtype)))
+			continue;
+		if (t->tgfoid == F_RI_FKEY_CHECK_INS && t->tgtype == (TRIGGER_TYPE_ROW | TRIGGER_TYPE_AFTER | TRIGGER_TYPE_INSERT))
+		{
+			if (!FkeyColumns(t->tgconstraint, Anum_pg_constraint_conkey, &s->nkeys[k], s->keys[k]))
+				continue;
+			s->kind[k] = SKIP_FKEY_INSERT;
+		}
+		else if (t->tgfoid == F_RI_FKEY_CHECK_UPD && t->tgtype == (TRIGGER_TYPE_ROW | TRIGGER_TYPE_AFTER | TRIGGER_TYPE_UPDATE))
+			s->kind[k] = SKIP_FKEY_UPDATE;
+		else if ((t->tgfoid == F_RI_FKEY_NOACTION_UPD || t->tgfoid == F_RI_FKEY_RESTRICT_UPD ||
+				  t->tgfoid == F_RI_FKEY_CASCADE_UPD || t->tgfoid == F_RI_FKEY_SETNULL_UPD ||
+				  t->tgfoid == F_RI_FKEY_SETDEFAULT_UPD) &&
+				 t->tgtype == (TRIGGER_TYPE_ROW | TRIGGER_TYPE_AFTER | TRIGGER_TYPE_UPDATE))
+		{
+			/* the referenced columns: keys referenced by several tables are checked once */
+			if (!FkeyColumns(t->tgconstraint, Anum_pg_constraint_confkey, &s->nkeys[k], s->keys[k]))
+				continue;
+			s->kind[k] = SKIP_PKEY_UPDATE;
+		}
+		else if (EcContactableLogFunction(t->tgfoid))
+			s->kind[k] = SKIP_CONTACTABLE;
+		else
+			continue;
+		s->index[k] = i;
+		s->n++;
+	}
+	return s;
+}
+
+/* the full list without the triggers in mask, made once; its place in s */
+static int
+SkipVariant(EcAfterRowSkip *s, uint32 mask)
+{
+	MemoryContext old = MemoryContextSwitchTo(s->cxt);
+	TriggerDesc *td = CopyTriggerDesc(s->full);
+	int			i,
+				j,
+				n = 0;
+
+	for (i = 0; i < td->numtriggers; i++)
+	{
+		bool		out = false;
+
+		for (j = 0; j < s->n; j++)
+			if ((mask & ((uint32) 1 << j)) && s->index[j] == i)
+				out = true;
+		if (!out)
+			td->triggers[n++] = td->triggers[i];
+	}
+	td->numtriggers = n;
+	/* only AFTER ROW triggers were left out: only their flags can change */
+	td->trig_insert_after_row = td->trig_update_after_row = td->trig_delete_after_row = false;
+	for (i = 0; i < n; i++)
+	{
+		int16		type = td->triggers[i].tgtype;
+
+		if (!TRIGGER_FOR_ROW(type) || !TRIGGER_FOR_AFTER(type))
+			continue;
+		td->trig_insert_after_row |= TRIGGER_FOR_INSERT(type);
+		td->trig_update_after_row |= TRIGGER_FOR_UPDATE(type);
+		td->trig_delete_after_row |= TRIGGER_FOR_DELETE(type);
+	}
+	s->variantmask[s->nvariants] = mask;
+	s->variant[s->nvariants] = td;
+	s->variantwhen[s->nvariants] = palloc0(sizeof(ExprState *) * Max(n, 1));
+	MemoryContextSwitchTo(old);
+	return s->nvariants++;
+}
+
+void
+EcAfterRowSkipBegin(EcAfterRowSkip *s, ResultRelInfo *rri, TupleTableSlot *old, TupleTableSlot *new)
+{
+	Relation	rel = rri->ri_RelationDesc;
+	Trigger    *t;
+	uint32		mask = 0;
+	int			j,
+				k,
+				v;
+
+	for (j = 0; j < s->n; j++)
+	{
+		bool		skip = false;
+
+		t = &s->full->triggers[s->index[j]];
+		/* only the triggers of this row's event: the others queue nothing */
+		if (old == NULL ? !TRIGGER_FOR_INSERT(t->tgtype) : !TRIGGER_FOR_UPDATE(t->tgtype))
+			continue;
+		switch (s->kind[j])
+		{
+			case SKIP_FKEY_INSERT:
+				if (old != NULL)
+					break;
+				skip = true;
+				for (k = 0; k < s->nkeys[j]; k++)
+					if (!slot_attisnull(new, s->keys[j][k]))
+						skip = false;
+				break;
+			case SKIP_FKEY_UPDATE:
+				skip = old != NULL && !RI_FKey_fk_upd_check_required(t, rel, old, new);
+				break;
+			case SKIP_PKEY_UPDATE:
+				if (old == NULL)
+					break;
+				/* the answer for the same referenced columns, when already known */
+				for (k = 0; k < j; k++)
+					if (s->kind[k] == SKIP_PKEY_UPDATE && s->nkeys[k] == s->nkeys[j] &&
+						memcmp(s->keys[k], s->keys[j], sizeof(AttrNumber) * s->nkeys[j]) == 0)
+						break;
+				if (k < j)
+					skip = (mask & ((uint32) 1 << k)) != 0;
+				else
+					skip = !RI_FKey_pk_upd_check_required(t, rel, old, new);
+				break;
+			case SKIP_CONTACTABLE:
+				skip = !EcContactableLogs(rel, old, new);
+				break;
+		}
+		if (skip)
+			mask |= (uint32) 1 << j;
+	}
+	if (mask == 0)
+		return;
+	for (v = 0; v < s->nvariants; v++)
+		if (s->variantmask[v] == mask)
+			break;
+	if (v == s->nvariants)
+	{
+		if (s->nvariants == EC_SKIP_VARIANTS)
+			return;				/* every event queued, as the executor would */
+		v = SkipVariant(s, mask);
+	}
+	rri->ri_TrigDesc = s->variant[v];
+	rri->ri_TrigWhenExprs = s->variantwhen[v];
+}
+
+void
+EcAfterRowSkipEnd(EcAfterRowSkip *s, ResultRelInfo *rri)
+{
+	rri->ri_TrigDesc = s->full;
+	rri->ri_TrigWhenExprs = s->fullwhen;
+}
+
 /* A batch: as COPY FROM buffers (copyfrom.c's MAX_BUFFERED_TUPLES/BYTES) */
 #define EC_BULK_ROWS	1000
 #define EC_BULK_BYTES	65535
@@ -819,6 +1059,7 @@ EcKeptRelFinish(EcKeptRel *k, EcRangeTable *rt, bool fire)
 	for (i = 0; i < rri->ri_NumIndices; i++)
 		k->indexids[i] = RelationGetRelid(rri->ri_IndexRelationDescs[i]);
 	k->checks = EcConstraintsPrepare(rri, k->estate);
+	k->skip = NULL;
 	if (fire)
 	{
 		/*
@@ -830,6 +1071,7 @@ EcKeptRelFinish(EcKeptRel *k, EcRangeTable *rt, bool fire)
 		k->estate->es_opened_result_relations = list_make1(rri);
 		for (i = 0; rri->ri_TrigDesc != NULL && i < rri->ri_TrigDesc->numtriggers; i++)
 			fmgr_info_cxt(rri->ri_TrigDesc->triggers[i].tgfoid, &rri->ri_TrigFunctions[i], k->cxt);
+		k->skip = EcAfterRowSkipPrepare(rri);
 	}
 }
 
@@ -1184,7 +1426,9 @@ EcFiredInsertRow(EcFiredInsert *fi, const Datum *values, const bool *nulls, Tupl
 	table_tuple_insert(fi->rel, c->slot, estate->es_output_cid, 0, fi->bistate);
 	if (rri->ri_NumIndices > 0)
 		recheck = EcInsertIndexTuples(rri, c->slot, estate);
+	EcAfterRowSkipBegin(c->k.skip, rri, NULL, c->slot);
 	ExecARInsertTriggers(estate, rri, c->slot, recheck, fi->transitions);
+	EcAfterRowSkipEnd(c->k.skip, rri);
 	list_free(recheck);
 	*inserted = c->slot;
 	return 1;

@@ -90,6 +90,7 @@ typedef struct EcKeptRel
 	ResultRelInfo *rri;
 	Oid		   *indexids;
 	struct EcConstraints *checks;	/* its CHECKs (common/rowcheck.h) */
+	struct EcAfterRowSkip *skip;	/* AFTER ROW events left out (fire only) */
 	bool		valid;
 	Oid			relid;
 	Relation	rel;			/* the relcache entry it was built on */

@@ -48,6 +48,7 @@
 #include "utils/syscache.h"
 
 #include "common/bulk_insert.h"
+#include "common/rowcheck.h"
 
 /* the columns read, in this order */
 enum
@@ -274,6 +275,50 @@ LogIds(FunctionCallInfo fcinfo, const int64 *ids, int n)
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 }
 
+/* the columns of rel, found once (again after a relcache invalidation) */
+static void
+ColumnsReady(Relation rel)
+{
+	if (!Callback)
+	{
+		CacheRegisterRelcacheCallback(ColumnsInval, (Datum) 0);
+		Callback = true;
+	}
+	if (ColumnsRel != RelationGetRelid(rel))
+	{
+		FindColumns(rel, ColumnsAtt);
+		ColumnsRel = RelationGetRelid(rel);
+	}
+}
+
+/*
+ * The ids the trigger logs for one row: old and new versions of an UPDATE,
+ * the new row of an INSERT (old NULL), the old row of a DELETE (new NULL).
+ */
+static int
+ContactableIds(Relation rel, TupleTableSlot *old, TupleTableSlot *new, int64 *ids)
+{
+	int			n = 0;
+
+	ColumnsReady(rel);
+	if (old != NULL && new != NULL)
+	{
+		int64		oldid = RowId(old);
+		int64		newid = RowId(new);
+
+		if (oldid != newid)
+		{
+			ids[n++] = oldid;
+			ids[n++] = newid;
+		}
+		else if ((Contactable(old) || Contactable(new)) && RowsDiffer(old, new))
+			ids[n++] = newid;
+	}
+	else if (Contactable(old != NULL ? old : new))
+		ids[n++] = RowId(old != NULL ? old : new);
+	return n;
+}
+
 PG_FUNCTION_INFO_V1(ec_log_contactable_changes);
 
 /* Trigger: logs a lead whose contactable columns changed, for the refresh. */
@@ -281,9 +326,8 @@ Datum
 ec_log_contactable_changes(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	Relation	rel;
 	int64		ids[2];
-	int			n = 0;
+	int			n;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -296,37 +340,36 @@ ec_log_contactable_changes(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("ec.log_contactable_changes() must be fired AFTER INSERT, UPDATE or DELETE FOR EACH ROW")));
 
-	rel = trigdata->tg_relation;
-	if (!Callback)
-	{
-		CacheRegisterRelcacheCallback(ColumnsInval, (Datum) 0);
-		Callback = true;
-	}
-	if (ColumnsRel != RelationGetRelid(rel))
-	{
-		FindColumns(rel, ColumnsAtt);
-		ColumnsRel = RelationGetRelid(rel);
-	}
-
 	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
-	{
-		TupleTableSlot *old = trigdata->tg_trigslot;
-		TupleTableSlot *new = trigdata->tg_newslot;
-		int64		oldid = RowId(old);
-		int64		newid = RowId(new);
-
-		if (oldid != newid)
-		{
-			ids[n++] = oldid;
-			ids[n++] = newid;
-		}
-		else if ((Contactable(old) || Contactable(new)) && RowsDiffer(old, new))
-			ids[n++] = newid;
-	}
-	else if (Contactable(trigdata->tg_trigslot))
-		ids[n++] = RowId(trigdata->tg_trigslot);
-
+		n = ContactableIds(trigdata->tg_relation, trigdata->tg_trigslot, trigdata->tg_newslot, ids);
+	else if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		n = ContactableIds(trigdata->tg_relation, NULL, trigdata->tg_trigslot, ids);
+	else
+		n = ContactableIds(trigdata->tg_relation, trigdata->tg_trigslot, NULL, ids);
 	if (n > 0)
 		LogIds(fcinfo, ids, n);
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * For writers that queue the AFTER ROW events themselves
+ * (src/common/bulk_insert.c): whether funcid is this trigger's function,
+ * and whether its call for a row would log anything (the same decision as
+ * the trigger's), so that an event that would do nothing is not queued.
+ */
+bool
+EcContactableLogFunction(Oid funcid)
+{
+	FmgrInfo	fi;
+
+	fmgr_info(funcid, &fi);
+	return fi.fn_addr == ec_log_contactable_changes;
+}
+
+bool
+EcContactableLogs(Relation rel, TupleTableSlot *old, TupleTableSlot *new)
+{
+	int64		ids[2];
+
+	return ContactableIds(rel, old, new, ids) > 0;
 }

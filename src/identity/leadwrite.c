@@ -258,7 +258,9 @@ EcLeadUpdateRow(EcLeadUpdater *u, const Datum *values, const bool *nulls,
 		elog(ERROR, "a locked lead could not be updated: %d", (int) tmres);
 	if (rri->ri_NumIndices > 0 && EcIndexesNeeded(update_indexes))
 		recheck = EcUpdateIndexTuples(rri, newslot, estate, update_indexes);
+	EcAfterRowSkipBegin(Kept.k.skip, rri, oldslot, newslot);
 	ExecARUpdateTriggers(estate, rri, NULL, NULL, tid, NULL, newslot, recheck, u->transitions, false);
+	EcAfterRowSkipEnd(Kept.k.skip, rri);
 	list_free(recheck);
 	return 1;
 }
