@@ -56,6 +56,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_trigger.h"
@@ -418,6 +419,56 @@ EcAfterRowSkipEnd(EcAfterRowSkip *s, ResultRelInfo *rri)
 {
 	rri->ri_TrigDesc = s->full;
 	rri->ri_TrigWhenExprs = s->fullwhen;
+}
+
+/* ---------------------------------------------------------------------
+ * The OIDs of the extension's relations by name (bulk_insert.h)
+ *
+ * A one-lead upsert looked up ec.leads, three of its indexes and
+ * ec.pipeline_events by name on every call: four schema and six class
+ * lookups, about 5,000 instructions.  Kept here until any pg_class or
+ * pg_namespace row changes (a rename, a drop, a new relation), then looked
+ * up again; a name not found is not kept.
+ * --------------------------------------------------------------------- */
+#define EC_OID_CACHE 16
+
+static struct
+{
+	const char *name;			/* a constant of the caller's */
+	Oid			oid;
+}			oid_cache[EC_OID_CACHE];
+static int	oid_ncache = 0;
+static bool oid_callback = false;
+
+static void
+OidCacheInval(Datum arg, int cacheid, uint32 hashvalue)
+{
+	oid_ncache = 0;
+}
+
+Oid
+EcRelationOid(const char *name)
+{
+	Oid			oid;
+	int			i;
+
+	if (!oid_callback)
+	{
+		CacheRegisterSyscacheCallback(RELNAMENSP, OidCacheInval, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, OidCacheInval, (Datum) 0);
+		oid_callback = true;
+	}
+	for (i = 0; i < oid_ncache; i++)
+		if (oid_cache[i].name == name || strcmp(oid_cache[i].name, name) == 0)
+			return oid_cache[i].oid;
+	oid = get_relname_relid(name, get_namespace_oid("ec", false));
+	if (OidIsValid(oid) && oid_ncache < EC_OID_CACHE)
+	{
+		oid_cache[oid_ncache].name = name;
+		oid_cache[oid_ncache].oid = oid;
+		oid_ncache++;
+	}
+	return oid;
 }
 
 /* A batch: as COPY FROM buffers (copyfrom.c's MAX_BUFFERED_TUPLES/BYTES) */

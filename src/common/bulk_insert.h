@@ -127,6 +127,13 @@ extern int	EcFiredInsertRow(EcFiredInsert *fi, const Datum *values, const bool *
 							 TupleTableSlot **inserted);
 extern void EcFiredInsertEnd(EcFiredInsert *fi);
 
+/*
+ * The OID of a relation of schema ec by its name (a string constant of the
+ * caller's), cached until a pg_class or pg_namespace row changes;
+ * InvalidOid if there is none.
+ */
+extern Oid	EcRelationOid(const char *name);
+
 /* an enum's value for a label given as text (cached for the session) */
 extern Datum EcEnumValue(Oid enumtype, Datum label);
 

@@ -241,7 +241,7 @@ LogIds(FunctionCallInfo fcinfo, const int64 *ids, int n)
 		fcinfo->flinfo->fn_extra = owner;
 	}
 	if (!OidIsValid(ChangesRel))
-		ChangesRel = get_relname_relid("contactable_changes", get_namespace_oid("ec", false));
+		ChangesRel = EcRelationOid("contactable_changes");
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(*owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |

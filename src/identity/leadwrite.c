@@ -117,7 +117,7 @@ struct EcLeadUpdater
 EcLeadUpdater *
 EcLeadUpdateBegin(int ncols, const char *const *names, const Oid *types, const bool *set)
 {
-	Oid			relid = get_relname_relid("leads", get_namespace_oid("ec", false));
+	Oid			relid = EcRelationOid("leads");
 	Relation	rel;
 	EcLeadUpdater *u;
 	Bitmapset  *cols = NULL;

@@ -44,6 +44,7 @@
 #include "utils/snapmgr.h"
 #include "utils/typcache.h"
 
+#include "common/bulk_insert.h"
 #include "identity/identity.h"
 
 static const struct
@@ -124,8 +125,7 @@ EcLeadLayoutGet(EcLeadLayout *l, Relation rel, int ncols, const char *const *nam
 EcLeadProbe *
 EcLeadProbeOpen(int ncols, const char *const *names, const Oid *types)
 {
-	Oid			ns = get_namespace_oid("ec", false);
-	Oid			relid = get_relname_relid("leads", ns);
+	Oid			relid = EcRelationOid("leads");
 	EcLeadProbe *p;
 	int			i;
 
@@ -151,7 +151,7 @@ EcLeadProbeOpen(int ncols, const char *const *names, const Oid *types)
 	p->id_att = Layout.id_att;
 	for (i = 0; i < EC_PROBE_NKEYS; i++)
 	{
-		Oid			iid = get_relname_relid(ProbeKeys[i].index, ns);
+		Oid			iid = EcRelationOid(ProbeKeys[i].index);
 
 		if (OidIsValid(iid))
 			p->index[i] = index_open(iid, AccessShareLock);
