@@ -141,6 +141,21 @@ SELECT ec.upsert_lead(:'lead'::jsonb || '{"years_owned": 18}', 'rctest');
 DELETE FROM rc_setting;
 SELECT ec.upsert_lead(:'lead'::jsonb || '{"years_owned": 18}', 'rctest') ->> 'action' AS merge;
 
+
+-- the writers keep the OIDs of ec's relations by name (EcRelationOid): an
+-- index dropped and made again under its name between two calls is found
+-- under its new OID
+SELECT ec.upsert_lead(:'lead'::jsonb || '{"years_owned": 19}', 'rctest') ->> 'action' AS before_ddl;
+DROP INDEX ec.leads_addr_hash_key;
+CREATE UNIQUE INDEX leads_addr_hash_key ON ec.leads (addr_hash) WHERE addr_hash IS NOT NULL;
+SELECT r ->> 'action' AS after_ddl, r ->> 'matched_on' AS matched_on
+FROM ec.upsert_lead(:'lead'::jsonb || '{"phone": "(512) 555-0199"}', 'rctest') r;
+ALTER INDEX ec.leads_addr_hash_key RENAME TO leads_addr_hash_key_renamed;
+SELECT r ->> 'action' AS renamed, r ->> 'matched_on' AS matched_on
+FROM ec.upsert_lead(:'lead'::jsonb || '{"phone": "(512) 555-0198"}', 'rctest') r;
+ALTER INDEX ec.leads_addr_hash_key_renamed RENAME TO leads_addr_hash_key;
+SELECT count(*) AS leads FROM ec.leads WHERE property_address = '1 ROWCHECK WAY';
+
 DROP TRIGGER zz_spoil ON ec.leads;
 DROP FUNCTION rc_spoil();
 DROP TABLE rc_setting;
