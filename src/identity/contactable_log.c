@@ -31,7 +31,6 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
@@ -78,12 +77,10 @@ static SPIPlanPtr LogPlan = NULL;
 
 /*
  * The attribute numbers of the columns read, for the relation they were
- * found in, and ec.contactable_changes: found again after any relcache
- * invalidation.
+ * found in: found again after a relcache invalidation of it.
  */
 static Oid	ColumnsRel = InvalidOid;
 static int	ColumnsAtt[L_NCOLS];
-static Oid	ChangesRel = InvalidOid;
 static EcRowInsert *ChangesInsert = NULL;
 static bool Callback = false;
 
@@ -92,8 +89,6 @@ ColumnsInval(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == ColumnsRel)
 		ColumnsRel = InvalidOid;
-	if (relid == InvalidOid || relid == ChangesRel)
-		ChangesRel = InvalidOid;
 }
 
 static Oid
@@ -227,6 +222,7 @@ LogIds(FunctionCallInfo fcinfo, const int64 *ids, int n)
 	Oid		   *owner = (Oid *) fcinfo->flinfo->fn_extra;
 	Oid			save_userid;
 	int			save_sec_context;
+	Oid			changes = EcRelationOid("contactable_changes");
 	int			i;
 
 	if (owner == NULL)
@@ -240,9 +236,6 @@ LogIds(FunctionCallInfo fcinfo, const int64 *ids, int n)
 		ReleaseSysCache(tup);
 		fcinfo->flinfo->fn_extra = owner;
 	}
-	if (!OidIsValid(ChangesRel))
-		ChangesRel = EcRelationOid("contactable_changes");
-
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(*owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
@@ -254,7 +247,7 @@ LogIds(FunctionCallInfo fcinfo, const int64 *ids, int n)
 		int			rc;
 
 		/* written directly as an INSERT would write it, or by that INSERT */
-		if (OidIsValid(ChangesRel) && EcRowInsertOne(&ChangesInsert, ChangesRel, 1, cols, &v, &null))
+		if (OidIsValid(changes) && EcRowInsertOne(&ChangesInsert, changes, 1, cols, &v, &null))
 			continue;
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
