@@ -730,7 +730,7 @@ EcBulkInsertBegin(Oid relid, int ncolumns, const char *const *columns)
 	EcRangeTableInit(bi->estate, &rt);
 	bi->rri = makeNode(ResultRelInfo);
 	ExecInitResultRelation(bi->estate, bi->rri, 1);
-	CheckValidResultRel(bi->rri, CMD_INSERT);
+	EcCheckValidResultRel(bi->rri, CMD_INSERT);
 	ExecOpenIndices(bi->rri, false);
 	bi->checks = EcConstraintsPrepare(bi->rri, bi->estate);
 	bi->bistate = GetBulkInsertState();
@@ -1186,7 +1186,7 @@ RowInsertBuild(EcRowInsert *c, Relation rel, int ncolumns, const char *const *co
 
 	/* the result relation, as EcBulkInsertBegin sets it up, kept */
 	EcKeptRelFinish(&c->k, &c->rt, fire);
-	CheckValidResultRel(c->k.rri, CMD_INSERT);
+	EcCheckValidResultRel(c->k.rri, CMD_INSERT);
 	c->defaults = ColumnDefaults(rel, *c->rt.inserted);
 	c->slot = MakeSingleTupleTableSlot(CreateTupleDescCopy(RelationGetDescr(rel)), table_slot_callbacks(rel));
 

@@ -34,6 +34,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "common/pgcompat.h"
 #include "http/http.h"
 
 #define EC_HTTP_MAX_URL			8192
@@ -421,7 +422,7 @@ CheckCallback(Oid fn)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("callback \"%s\" must be a function taking one bigint", format_procedure(fn)),
 				 errdetail("The callback is called with the request id once the request has succeeded or failed.")));
-	if (pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+	if (EcProcAclCheck(fn, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for function %s", format_procedure(fn))));

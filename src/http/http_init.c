@@ -30,6 +30,7 @@
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
+#include "common/pgcompat.h"
 #include "equity_connect.h"
 #include "http/http.h"
 
@@ -432,7 +433,7 @@ HttpAttachWorkerSlot(int slot)
 		elog(ERROR, "equity_connect http shared memory is not initialized");
 	SpinLockAcquire(&http_shared->mutex);
 	http_shared->slot[slot].dboid = MyDatabaseId;
-	http_shared->slot[slot].pgprocno = MyProc->pgprocno;
+	http_shared->slot[slot].pgprocno = EcMyProcNumber();
 	http_shared->slot[slot].pid = MyProcPid;
 	http_shared->slot[slot].started_at = GetCurrentTimestamp();
 	memset(&http_shared->slot[slot].stats, 0, sizeof(HttpWorkerStats));
@@ -527,7 +528,7 @@ WakeWorker(void)
 			break;
 		}
 	SpinLockRelease(&http_shared->mutex);
-	if (procno >= 0 && procno != MyProc->pgprocno)
+	if (procno >= 0 && procno != EcMyProcNumber())
 		SetLatch(&GetPGProcByNumber(procno)->procLatch);
 }
 

@@ -48,6 +48,7 @@
 #include "utils/memutils.h"
 #include "utils/wait_event.h"
 
+#include "common/pgcompat.h"
 #include "equity_connect.h"
 #include "http/http_worker.h"
 
@@ -935,7 +936,7 @@ ec_http_worker_main(Datum main_arg)
 				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 				 errmsg("could not create an epoll set: %m")));
 
-	wait_set = CreateWaitEventSet(TopMemoryContext, 3);
+	wait_set = EcCreateProcessWaitEventSet(3);
 	AddWaitEventToSet(wait_set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(wait_set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	AddWaitEventToSet(wait_set, WL_SOCKET_READABLE, epfd, NULL, NULL);

@@ -51,6 +51,7 @@
 #include "utils/timestamp.h"
 
 #include "common/bulk_insert.h"
+#include "common/pgcompat.h"
 #include "common/subxact.h"
 #include "core/jws.h"
 #include "signing/signing.h"
@@ -101,35 +102,38 @@ static SPIPlanPtr plan_event = NULL;
 static SPIPlanPtr plan_withdraw = NULL;
 static SPIPlanPtr plan_revoke = NULL;
 
-static void
+static EcJsonActionResult
 ClaimObjectStart(void *state)
 {
 	EcClaimParse *p = state;
 
 	if (p->depth++ == 0)
 		p->object = true;
+	return EC_JSON_ACTION_OK;
 }
 
-static void
+static EcJsonActionResult
 ClaimNestEnd(void *state)
 {
 	((EcClaimParse *) state)->depth--;
+	return EC_JSON_ACTION_OK;
 }
 
-static void
+static EcJsonActionResult
 ClaimArrayStart(void *state)
 {
 	((EcClaimParse *) state)->depth++;
+	return EC_JSON_ACTION_OK;
 }
 
-static void
+static EcJsonActionResult
 ClaimFieldStart(void *state, char *fname, bool isnull)
 {
 	EcClaimParse *p = state;
 	int			i;
 
 	if (p->depth != 1)
-		return;
+		return EC_JSON_ACTION_OK;
 	p->current = -1;
 	for (i = 0; i < p->nclaims; i++)
 	{
@@ -141,9 +145,10 @@ ClaimFieldStart(void *state, char *fname, bool isnull)
 			break;
 		}
 	}
+	return EC_JSON_ACTION_OK;
 }
 
-static void
+static EcJsonActionResult
 ClaimScalar(void *state, char *token, JsonTokenType tokentype)
 {
 	EcClaimParse *p = state;
@@ -154,6 +159,7 @@ ClaimScalar(void *state, char *token, JsonTokenType tokentype)
 		p->claims[p->current].value = token;
 		p->current = -1;
 	}
+	return EC_JSON_ACTION_OK;
 }
 
 /* Deepest nesting of [ and { outside strings (bounds the parser's recursion). */
@@ -221,7 +227,7 @@ EcReadClaims(const char *seg, size_t seglen, EcClaim *claims, int nclaims)
 	sem.object_field_start = ClaimFieldStart;
 	sem.scalar = ClaimScalar;
 
-	lex = makeJsonLexContextCstringLen(json, (int) len, PG_UTF8, true);
+	lex = EcJsonLexContextCstringLen(json, (int) len, PG_UTF8, true);
 	if (pg_parse_json(lex, &sem) != JSON_SUCCESS || !p.object)
 		return false;
 	for (i = 0; i < nclaims; i++)
