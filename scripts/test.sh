@@ -146,6 +146,14 @@ if ls "$S"/test/t/*.pl >/dev/null 2>&1; then
 	done
 fi
 
+# 7. The sources compiled against PostgreSQL 17's headers (downloaded once into .build/pg17).
+ec_log "compile check against PostgreSQL 17 (scripts/pg17-check.sh)"
+if ec_as_user bash "$S/scripts/pg17-check.sh" "$S" >"$EC_BUILD/pg17-check.log" 2>&1; then
+	pass "compile/pg17"
+else
+	cat "$EC_BUILD/pg17-check.log"; fail "compile/pg17"
+fi
+
 [ -n "$FAILURES" ] && printf 'failed:%s\n' "$FAILURES"
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" = 0 ]
