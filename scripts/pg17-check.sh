@@ -34,6 +34,10 @@ SUITE=trixie
 
 [ -x "$PG_CONFIG" ] || ec_die "pg17-check: no pg_config at $PG_CONFIG (PostgreSQL $EC_PGVER's, for PGXS)"
 mkdir -p "$P"
+# Run as root, leave the folder to the unprivileged user scripts/test.sh runs this as.
+if [ "$(id -u)" = 0 ] && id "$EC_OS_USER" >/dev/null 2>&1; then
+	trap 'chown -R "$EC_OS_USER" "$P"' EXIT
+fi
 
 # The .debs, fetched with apt-get from the Debian trixie suite.
 pg17_fetch() {
