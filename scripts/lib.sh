@@ -37,6 +37,23 @@ ec_install_packages() {
 	systemctl stop nginx 2>/dev/null || service nginx stop 2>/dev/null || true
 }
 
+# Upgrade a Debian package that is older than a version (apt-get update
+# first): ec_package_at_least PACKAGE VERSION.
+ec_package_at_least() {
+	local have
+	have=$(dpkg-query -W -f='${Version}' "$1" 2>/dev/null)
+	[ -n "$have" ] && dpkg --compare-versions "$have" ge "$2" && return 0
+	if [ "$(id -u)" != 0 ]; then
+		ec_die "Debian package $1 ${have:-(not installed)} is older than $2 (run as root, or: sudo apt-get install $1)"
+	fi
+	ec_log "upgrading Debian package $1 ${have:-(not installed)} to at least $2"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >/dev/null || ec_die "apt-get update failed"
+	apt-get install -y -qq --no-install-recommends "$1" >/dev/null || ec_die "apt-get install failed: $1"
+	have=$(dpkg-query -W -f='${Version}' "$1" 2>/dev/null)
+	dpkg --compare-versions "$have" ge "$2" || ec_die "Debian package $1 is $have after the upgrade, older than $2"
+}
+
 # Run a command as the unprivileged user that owns the build and the clusters.
 ec_as_user() {
 	if [ "$(id -u)" = 0 ]; then

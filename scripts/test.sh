@@ -21,6 +21,9 @@ pass() { PASSED=$((PASSED + 1)); printf '  ok      %s\n' "$1"; }
 fail() { FAILED=$((FAILED + 1)); FAILURES="$FAILURES $1"; printf '  FAILED  %s\n' "$1"; }
 
 ec_prepare
+# compile/pg17 reads Debian trixie's signed package index: bookworm's keyring
+# has trixie's keys from 2023.3+deb12u2 on.
+ec_package_at_least debian-archive-keyring 2023.3+deb12u2
 S=$EC_SRC
 CLUSTERS=""
 cleanup() {
