@@ -189,5 +189,20 @@ DROP TABLE event_audit;
 SELECT count(*) AS events, max(id) - min(id) + 1 AS id_span FROM ec.pipeline_events
 WHERE id > :third_event AND event_type IN ('dedupe_success', 'campaign_queued');
 
+-- a deferred check on the log (a DBA's exclusion constraint here) is the
+-- AFTER event an INSERT queues: the event writer leaves such a table to
+-- SQL, and the check fails at COMMIT, not at the call
+ALTER TABLE ec.pipeline_events ADD CONSTRAINT events_one_dedupe EXCLUDE USING btree (lead_id WITH =)
+	WHERE (event_type = 'dedupe_success' AND detail ->> 'source' = 'evdefer') DEFERRABLE INITIALLY DEFERRED;
+BEGIN;
+SELECT ec.upsert_lead('{"property_address": "19 Event Way", "property_city": "Austin", "property_state": "TX",
+	"property_zip": "78701"}', 'evdefer') ->> 'action' AS action;
+SELECT ec.upsert_lead('{"property_address": "19 Event Way", "property_city": "Austin", "property_state": "TX",
+	"property_zip": "78701", "first_name": "Ada"}', 'evdefer') ->> 'action' AS action;
+COMMIT;
+-- nothing of the transaction stays
+SELECT count(*) AS leads FROM ec.leads WHERE property_address = '19 EVENT WAY';
+ALTER TABLE ec.pipeline_events DROP CONSTRAINT events_one_dedupe;
+
 -- the leads of this file go again (the next suites count leads)
 DELETE FROM ec.leads WHERE sources = '{evtest}';

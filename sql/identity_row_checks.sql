@@ -156,6 +156,32 @@ FROM ec.upsert_lead(:'lead'::jsonb || '{"phone": "(512) 555-0198"}', 'rctest') r
 ALTER INDEX ec.leads_addr_hash_key_renamed RENAME TO leads_addr_hash_key;
 SELECT count(*) AS leads FROM ec.leads WHERE property_address = '1 ROWCHECK WAY';
 
+-- a column a DBA narrowed (text to varchar(10)): the kept writers take the
+-- caller's values only for columns of the caller's types, so a new lead goes
+-- in by SQL and the column's own length check holds, one lead or many
+BEGIN;
+ALTER TABLE ec.leads ALTER COLUMN last_name TYPE varchar(10);
+SAVEPOINT narrowed;
+SELECT ec.upsert_lead('{"property_address": "3 Rowcheck Way", "property_city": "Austin", "property_state": "TX",
+	"property_zip": "78701", "last_name": "Montgomery-Smith"}', 'rctest') ->> 'action' AS one;
+ROLLBACK TO SAVEPOINT narrowed;
+SELECT ec.upsert_leads('[{"property_address": "4 Rowcheck Way", "property_city": "Austin", "property_state": "TX",
+	"property_zip": "78701", "last_name": "Montgomery-Smith"},
+	{"property_address": "5 Rowcheck Way", "property_city": "Austin", "property_state": "TX",
+	"property_zip": "78701"},
+	{"property_address": "6 Rowcheck Way", "property_city": "Austin", "property_state": "TX",
+	"property_zip": "78701"}]', 'rctest') -> 'counts' AS many;
+ROLLBACK TO SAVEPOINT narrowed;
+-- a merge into an existing lead, the same
+SELECT ec.upsert_lead(:'lead'::jsonb || '{"last_name": "Montgomery-Smith"}', 'rctest') ->> 'action' AS merge;
+ROLLBACK TO SAVEPOINT narrowed;
+SELECT ec.upsert_lead('{"property_address": "7 Rowcheck Way", "property_city": "Austin", "property_state": "TX",
+	"property_zip": "78701", "last_name": "Lee"}', 'rctest') ->> 'action' AS fits;
+SELECT ec.upsert_lead(:'lead'::jsonb || '{"last_name": "Lee"}', 'rctest') ->> 'action' AS merge_fits;
+SELECT property_address, last_name, pg_typeof(last_name) FROM ec.leads
+WHERE property_address IN ('7 ROWCHECK WAY', '1 ROWCHECK WAY') ORDER BY 1;
+ROLLBACK;
+
 DROP TRIGGER zz_spoil ON ec.leads;
 DROP FUNCTION rc_spoil();
 DROP TABLE rc_setting;
