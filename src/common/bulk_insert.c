@@ -568,7 +568,10 @@ SupportedFkey(Relation rel, Oid conoid, EcBulkFkey *fk)
 
 /*
  * Whether rows can go in without the executor's INSERT, and which foreign
- * keys then need the check done here.
+ * keys then need the check done here.  Any other INSERT trigger refuses,
+ * among them the one every deferrable unique or exclusion constraint has
+ * (unique_key_recheck: the check at the end is the AFTER event an INSERT
+ * queues, which only the executor's INSERT does).
  */
 static bool
 BulkPossible(Relation rel, EcBulkFkey **fkeys, int *nfkeys)
@@ -666,32 +669,6 @@ ColumnDefaults(Relation rel, const Bitmapset *inserted)
 	return defaults;
 }
 
-/*
- * Whether every unique or exclusion index of rel is checked at once: a
- * deferred one needs the AFTER event an INSERT queues to check it at the
- * end, which only the executor's INSERT does.
- */
-static bool
-NoDeferredChecks(Relation rel)
-{
-	List	   *indexes = RelationGetIndexList(rel);
-	ListCell   *lc;
-	bool		ok = true;
-
-	foreach(lc, indexes)
-	{
-		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
-
-		if (!HeapTupleIsValid(tup))
-			elog(ERROR, "cache lookup failed for index %u", lfirst_oid(lc));
-		if (!((Form_pg_index) GETSTRUCT(tup))->indimmediate)
-			ok = false;
-		ReleaseSysCache(tup);
-	}
-	list_free(indexes);
-	return ok;
-}
-
 EcBulkInsert *
 EcBulkInsertBegin(Oid relid, int ncolumns, const char *const *columns)
 {
@@ -706,7 +683,7 @@ EcBulkInsertBegin(Oid relid, int ncolumns, const char *const *columns)
 	rel = table_open(relid, RowExclusiveLock);
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "ec bulk insert", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
-	if (!BulkPossible(rel, &fkeys, &nfkeys) || !NoDeferredChecks(rel))
+	if (!BulkPossible(rel, &fkeys, &nfkeys))
 	{
 		MemoryContextSwitchTo(old);
 		MemoryContextDelete(cxt);
@@ -1140,7 +1117,7 @@ EcKeptRelUsable(EcKeptRel *k, Relation rel)
 struct EcRowInsert
 {
 	EcKeptRel	k;				/* the result relation; k.cxt holds all below */
-	bool		possible;		/* no deferred unique or exclusion index */
+	bool		possible;		/* the caller's types fit the columns */
 	int			ncolumns;
 	char	  **columns;
 	AttrNumber *attnums;
@@ -1175,8 +1152,7 @@ RowInsertBuild(EcRowInsert *c, Relation rel, int ncolumns, const char *const *co
 
 	old = EcKeptRelStart(&c->k, rel, "ec row insert");
 	c->fire = fire;
-	/* with the triggers fired, a deferred check is the AFTER event it queues */
-	c->possible = fire || NoDeferredChecks(rel);
+	c->possible = true;
 	c->ncolumns = ncolumns;
 	c->columns = palloc(sizeof(char *) * Max(ncolumns, 1));
 	for (i = 0; i < ncolumns; i++)
@@ -1268,7 +1244,9 @@ EcKeptStatementEnd(EState *estate, ResultRelInfo *rri)
 
 /*
  * The session's cache *cachep for rel (open and locked), built or checked,
- * with the indexes open and locked.
+ * with the indexes open and locked.  NULL when the writer cannot take rel's
+ * rows: the indexes are closed again and the answer kept, so the next call
+ * knows at once; the caller closes rel.
  */
 static EcRowInsert *
 RowInsertReady(EcRowInsert **cachep, Relation rel, int ncolumns, const char *const *columns,
@@ -1284,6 +1262,12 @@ RowInsertReady(EcRowInsert **cachep, Relation rel, int ncolumns, const char *con
 	/* opens the indexes either way */
 	if (c->fire != fire || !SameColumns(c, ncolumns, columns) || !EcKeptRelUsable(&c->k, rel))
 		RowInsertBuild(c, rel, ncolumns, columns, fire, types);
+	if (!c->possible)
+	{
+		c->k.valid = true;
+		EcKeptIndexesClose(c->k.rri);
+		return NULL;
+	}
 	return c;
 }
 
@@ -1305,11 +1289,8 @@ EcRowInsertOne(EcRowInsert **cachep, Oid relid, int ncolumns, const char *const 
 		return false;
 	}
 	c = RowInsertReady(cachep, rel, ncolumns, columns, false, NULL);
-	if (!c->possible)
+	if (c == NULL)
 	{
-		/* kept: the next call knows at once */
-		c->k.valid = true;
-		EcKeptIndexesClose(c->k.rri);
 		table_close(rel, NoLock);
 		return false;
 	}
@@ -1412,10 +1393,8 @@ EcFiredInsertBegin(EcRowInsert **cachep, Oid relid, int ncolumns, const char *co
 		return NULL;
 	}
 	c = RowInsertReady(cachep, rel, ncolumns, columns, true, types);
-	if (!c->possible)
+	if (c == NULL)
 	{
-		c->k.valid = true;
-		EcKeptIndexesClose(c->k.rri);
 		table_close(rel, NoLock);
 		return NULL;
 	}
