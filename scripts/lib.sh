@@ -12,7 +12,7 @@ EC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 EC_PGVER=15
 EC_PACKAGES="postgresql-$EC_PGVER postgresql-server-dev-$EC_PGVER postgresql-$EC_PGVER-cron
 	postgresql-$EC_PGVER-pgtap libcurl4-openssl-dev libssl-dev libipc-run-perl make gcc
-	clang-14 libclang-rt-14-dev nginx-light python3 openssl"
+	clang-14 libclang-rt-14-dev nginx-light python3 openssl perl"
 EC_OS_USER=${EC_OS_USER:-ecpg}
 
 ec_log() { printf '== %s\n' "$*" >&2; }
