@@ -1169,16 +1169,9 @@ RowInsertBuild(EcRowInsert *c, Relation rel, int ncolumns, const char *const *co
 	/* the types the caller gives: each the column's, or text for an enum column */
 	c->enum_types = palloc0(sizeof(Oid) * Max(ncolumns, 1));
 	for (i = 0; types != NULL && i < ncolumns; i++)
-	{
-		Oid			t = TupleDescAttr(RelationGetDescr(rel), c->attnums[i] - 1)->atttypid;
-
-		if (t == types[i])
-			continue;
-		if (types[i] == TEXTOID && get_typtype(t) == TYPTYPE_ENUM)
-			c->enum_types[i] = t;
-		else
+		if (!EcColumnTakes(TupleDescAttr(RelationGetDescr(rel), c->attnums[i] - 1)->atttypid, types[i],
+						   &c->enum_types[i]))
 			c->possible = false;
-	}
 
 	MemoryContextSwitchTo(old);
 }
@@ -1337,6 +1330,20 @@ static void
 EnumCacheInval(Datum arg, int cacheid, uint32 hashvalue)
 {
 	enum_ncache = 0;
+}
+
+bool
+EcColumnTakes(Oid coltype, Oid given, Oid *enum_type)
+{
+	*enum_type = InvalidOid;
+	if (coltype == given)
+		return true;
+	if (OidIsValid(coltype) && given == TEXTOID && get_typtype(coltype) == TYPTYPE_ENUM)
+	{
+		*enum_type = coltype;
+		return true;
+	}
+	return false;
 }
 
 Datum

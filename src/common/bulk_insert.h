@@ -137,6 +137,13 @@ extern Oid	EcRelationOid(const char *name);
 /* an enum's value for a label given as text (cached for the session) */
 extern Datum EcEnumValue(Oid enumtype, Datum label);
 
+/*
+ * Whether the writers take a caller's value of type given for a column of
+ * type coltype: the same type, or text for an enum column (*enum_type is
+ * then the enum, for EcEnumValue; InvalidOid otherwise).
+ */
+extern bool EcColumnTakes(Oid coltype, Oid given, Oid *enum_type);
+
 extern int	EcRowInsertFire(EcRowInsert **cache, Oid relid, int ncolumns, const char *const *columns,
 							const Oid *types, const Datum *values, const bool *nulls,
 							TupleTableSlot **inserted);

@@ -105,12 +105,7 @@ EcLeadLayoutGet(EcLeadLayout *l, Relation rel, int ncols, const char *const *nam
 		Oid			t = a == InvalidAttrNumber ? InvalidOid : TupleDescAttr(desc, a - 1)->atttypid;
 
 		l->attno[i] = a;
-		l->enum_type[i] = InvalidOid;
-		if (t == types[i])
-			continue;
-		if (OidIsValid(t) && types[i] == TEXTOID && get_typtype(t) == TYPTYPE_ENUM)
-			l->enum_type[i] = t;
-		else
+		if (!EcColumnTakes(t, types[i], &l->enum_type[i]))
 			l->usable = false;
 	}
 	l->ncols = ncols;
