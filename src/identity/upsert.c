@@ -63,6 +63,7 @@
 #include "core/lead_keys.h"
 #include "identity/identity.h"
 #include "common/jsonb_push.h"
+#include "common/jsonb_write.h"
 #include "common/bulk_insert.h"
 #include "common/subxact.h"
 
@@ -2948,62 +2949,53 @@ typedef struct Counts
 
 /*
  * One lead's answer ({status, reason, lead_id, action, matched_on,
- * conflict, campaign_status, warnings}) pushed as jsonb, in the current
- * memory context, which must outlive the lead's own.  Returns the value
- * pushJsonbValue answers for the object's end.
+ * conflict, campaign_status, warnings}) as the pairs of a jsonb object
+ * (src/common/jsonb_write.h), in the current memory context; returns how
+ * many.  pairs has room for RESULT_PAIRS, warnings for the lead's warnings.
  */
-static JsonbValue *
-PushResult(JsonbParseState **st, const LeadOut *out)
+#define RESULT_PAIRS 8
+
+static int
+ResultPairs(const LeadOut *out, EcJbPair *pairs, JsonbValue *warnings)
 {
 	bool		rejected = strcmp(out->action, "rejected") == 0;
-	ListCell   *lc;
+	int			n = 0;
 
-	pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
-	EcJsonbPushInt(st, "status", rejected ? 422 : 200);
-	EcJsonbPushText(st, "reason", rejected ? out->reason : "ok");
-	if (out->lead_id)
-		EcJsonbPushInt(st, "lead_id", out->lead_id);
-	else
-		EcJsonbPushText(st, "lead_id", NULL);
-	EcJsonbPushText(st, "action", out->action);
-	EcJsonbPushText(st, "matched_on", out->matched_on);
-	EcJsonbPushKey(st, "conflict");
-	if (out->conflict)
-	{
-		Jsonb	   *c = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-														   CStringGetDatum(out->conflict->data)));
-		JsonbValue	v;
-
-		v.type = jbvBinary;
-		v.val.binary.data = &c->root;
-		v.val.binary.len = VARSIZE(c) - VARHDRSZ;
-		pushJsonbValue(st, WJB_VALUE, &v);
-	}
-	else
-	{
-		JsonbValue	v;
-
-		v.type = jbvNull;
-		pushJsonbValue(st, WJB_VALUE, &v);
-	}
+	pairs[n].key = "status";
+	pairs[n++].value = EcJbNumeric(int64_to_numeric(rejected ? 422 : 200));
+	pairs[n].key = "reason";
+	pairs[n++].value = EcJbText(rejected ? out->reason : "ok");
+	pairs[n].key = "lead_id";
+	pairs[n++].value = out->lead_id ? EcJbNumeric(int64_to_numeric(out->lead_id)) : EcJbNull();
+	pairs[n].key = "action";
+	pairs[n++].value = EcJbText(out->action);
+	pairs[n].key = "matched_on";
+	pairs[n++].value = EcJbText(out->matched_on);
+	pairs[n].key = "conflict";
+	pairs[n++].value = out->conflict ?
+		EcJbContainer(DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(out->conflict->data)))) :
+		EcJbNull();
 	if (out->status)
-		EcJsonbPushText(st, "campaign_status", pstrdup(out->status));
+	{
+		pairs[n].key = "campaign_status";
+		pairs[n++].value = EcJbText(out->status);
+	}
 	if (out->warnings)
 	{
-		EcJsonbPushKey(st, "warnings");
-		pushJsonbValue(st, WJB_BEGIN_ARRAY, NULL);
-		foreach(lc, out->warnings)
-		{
-			JsonbValue	v;
+		ListCell   *lc;
+		int			i = 0;
 
-			v.type = jbvString;
-			v.val.string.val = pstrdup((char *) lfirst(lc));
-			v.val.string.len = strlen(v.val.string.val);
-			pushJsonbValue(st, WJB_ELEM, &v);
-		}
-		pushJsonbValue(st, WJB_END_ARRAY, NULL);
+		warnings->type = jbvArray;
+		warnings->val.array.rawScalar = false;
+		warnings->val.array.nElems = list_length(out->warnings);
+		warnings->val.array.elems = palloc(sizeof(JsonbValue) * list_length(out->warnings));
+		foreach(lc, out->warnings)
+			warnings->val.array.elems[i++] = EcJbText((char *) lfirst(lc));
+		pairs[n].key = "warnings";
+		pairs[n++].value = *warnings;
 	}
-	return pushJsonbValue(st, WJB_END_OBJECT, NULL);
+	Assert(n <= RESULT_PAIRS);
+	return n;
 }
 
 static void
@@ -3055,14 +3047,13 @@ typedef struct BatchRun
 	instr_time	start;
 	Batch	   *events;
 	Counts	   *counts;
-	JsonbParseState **results;	/* per-lead answers (an open array), or NULL */
-	MemoryContext rcxt;			/* where the answers are built */
+	EcJbArray  *results;		/* per-lead answers, or NULL */
 	StagedDone *done;			/* staging rows to mark, or NULL */
 } BatchRun;
 
 static void
 BatchRunInit(BatchRun *br, const char *source, Batch *events, Counts *counts,
-			 JsonbParseState **results, StagedDone *done)
+			 EcJbArray *results, StagedDone *done)
 {
 	memset(br, 0, sizeof(*br));
 	br->source = source;
@@ -3079,7 +3070,6 @@ BatchRunInit(BatchRun *br, const char *source, Batch *events, Counts *counts,
 	br->events = events;
 	br->counts = counts;
 	br->results = results;
-	br->rcxt = CurrentMemoryContext;
 	br->done = done;
 	PrepareBatchPlans();
 }
@@ -3108,10 +3098,10 @@ BatchRunFlush(BatchRun *br)
 		CountOne(br->counts, &l->out);
 		if (br->results)
 		{
-			MemoryContext o = MemoryContextSwitchTo(br->rcxt);
+			EcJbPair	pairs[RESULT_PAIRS];
+			JsonbValue	warnings;
 
-			PushResult(br->results, &l->out);
-			MemoryContextSwitchTo(o);
+			EcJbArrayAddObject(br->results, pairs, ResultPairs(&l->out, pairs, &warnings));
 		}
 		if (br->done)
 			StagedAdd(br->done, br->staging_ids[i], &l->out);
@@ -3224,7 +3214,8 @@ ec_upsert_lead(PG_FUNCTION_ARGS)
 	Batch	   *events;
 	Counts		counts = {0};
 	LeadOut		out;
-	JsonbParseState *st = NULL;
+	EcJbPair	pairs[RESULT_PAIRS];
+	JsonbValue	warnings;
 	Datum		d;
 
 	if (PG_ARGISNULL(0))
@@ -3239,7 +3230,7 @@ ec_upsert_lead(PG_FUNCTION_ARGS)
 	BatchFlush(events);
 
 	MemoryContextSwitchTo(caller);
-	d = JsonbPGetDatum(JsonbValueToJsonb(PushResult(&st, &out)));
+	d = JsonbPGetDatum(EcJbObjectJsonb(pairs, ResultPairs(&out, pairs, &warnings)));
 	SPI_finish();
 	PG_RETURN_DATUM(d);
 }
@@ -3265,8 +3256,8 @@ ec_upsert_leads(PG_FUNCTION_ARGS)
 	Jsonb	   *leads;
 	Batch	   *events;
 	Counts		counts = {0};
-	JsonbParseState *answer = NULL;
-	JsonbValue *res;
+	EcJbArray	results;
+	EcJbPair	answer[9];
 	BatchRun	br;
 	JsonbIterator *it;
 	JsonbValue	v;
@@ -3285,10 +3276,8 @@ ec_upsert_leads(PG_FUNCTION_ARGS)
 	events = palloc(sizeof(Batch));
 	BatchInit(events, true);
 	events->lead_events = lead_events;
-	pushJsonbValue(&answer, WJB_BEGIN_OBJECT, NULL);
-	EcJsonbPushKey(&answer, "results");
-	pushJsonbValue(&answer, WJB_BEGIN_ARRAY, NULL);
-	BatchRunInit(&br, source, events, &counts, &answer, NULL);
+	EcJbArrayInit(&results);
+	BatchRunInit(&br, source, events, &counts, &results, NULL);
 	it = JsonbIteratorInit(&leads->root);
 	while ((r = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
@@ -3306,18 +3295,26 @@ ec_upsert_leads(PG_FUNCTION_ARGS)
 	BatchRunFlush(&br);
 	BatchFlush(events);
 
-	pushJsonbValue(&answer, WJB_END_ARRAY, NULL);
-	EcJsonbPushInt(&answer, "status", 200);
-	EcJsonbPushText(&answer, "reason", "ok");
-	EcJsonbPushInt(&answer, "count", counts.total);
-	EcJsonbPushInt(&answer, "inserted", counts.inserted);
-	EcJsonbPushInt(&answer, "merged", counts.merged);
-	EcJsonbPushInt(&answer, "unchanged", counts.unchanged);
-	EcJsonbPushInt(&answer, "rejected", counts.rejected);
-	EcJsonbPushInt(&answer, "conflicts", counts.conflicts);
-	res = pushJsonbValue(&answer, WJB_END_OBJECT, NULL);
+	answer[0].key = "results";
+	answer[0].value = EcJbArrayValue(&results);
+	answer[1].key = "status";
+	answer[1].value = EcJbNumeric(int64_to_numeric(200));
+	answer[2].key = "reason";
+	answer[2].value = EcJbText("ok");
+	answer[3].key = "count";
+	answer[3].value = EcJbNumeric(int64_to_numeric(counts.total));
+	answer[4].key = "inserted";
+	answer[4].value = EcJbNumeric(int64_to_numeric(counts.inserted));
+	answer[5].key = "merged";
+	answer[5].value = EcJbNumeric(int64_to_numeric(counts.merged));
+	answer[6].key = "unchanged";
+	answer[6].value = EcJbNumeric(int64_to_numeric(counts.unchanged));
+	answer[7].key = "rejected";
+	answer[7].value = EcJbNumeric(int64_to_numeric(counts.rejected));
+	answer[8].key = "conflicts";
+	answer[8].value = EcJbNumeric(int64_to_numeric(counts.conflicts));
 	MemoryContextSwitchTo(caller);
-	d = JsonbPGetDatum(JsonbValueToJsonb(res));
+	d = JsonbPGetDatum(EcJbObjectJsonb(answer, lengthof(answer)));
 	SPI_finish();
 	PG_RETURN_DATUM(d);
 }

@@ -30,6 +30,7 @@
 #include "core/fieldcheck.h"
 #include "ingest/ingest.h"
 #include "common/jsonb_push.h"
+#include "common/jsonb_write.h"
 
 #define INGEST_NAME_MAX		100
 #define INGEST_STREET_MAX	200
@@ -534,53 +535,11 @@ RecPush(const JsonbValue *sv, const bool *have, StrList *const *lists, const Rec
 }
 
 /*
- * Writing the record's binary form directly, as jsonb_util.c's
- * convertJsonbObject / convertJsonbArray / convertJsonbScalar lay it out:
- * a container is int-aligned (the padding counts as part of it), its
- * header holds the count and kind, then one JEntry per key and per value
- * (an object's keys first), every JB_OFFSET_STRIDE'th an end offset and the
- * others lengths, then the keys' bytes and the values' (a numeric
- * int-aligned, a bool none).  The keys arrive in jsonb's order, so there is
- * nothing to sort; the builder's tree of values and its second pass are
- * saved (an eighth of a CSV upload's staging time).
+ * Writing the record's binary form directly (src/common/jsonb_write.h): the
+ * keys arrive in jsonb's order, so there is nothing to sort; the builder's
+ * tree of values and its second pass are saved (an eighth of a CSV upload's
+ * staging time).
  */
-static int
-RbPad(StringInfo b)
-{
-	int			pad = INTALIGN(b->len) - b->len;
-
-	if (pad > 0)
-		appendBinaryStringInfo(b, "\0\0\0", pad);
-	return pad;
-}
-
-/* Room for n JEntries; returns where they go. */
-static int
-RbReserve(StringInfo b, int n)
-{
-	int			off = b->len;
-
-	enlargeStringInfo(b, (int) sizeof(JEntry) * n);
-	memset(b->data + off, 0, sizeof(JEntry) * n);
-	b->len += (int) sizeof(JEntry) * n;
-	return off;
-}
-
-/* The i'th JEntry of a container: a length, or each stride'th the end offset. */
-static void
-RbEntry(StringInfo b, int at, int i, JEntry meta, uint32 *total)
-{
-	*total += JBE_OFFLENFLD(meta);
-	if (*total > JENTRY_OFFLENMASK)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("total size of jsonb object elements exceeds the maximum of %u bytes",
-						JENTRY_OFFLENMASK)));
-	if ((i % JB_OFFSET_STRIDE) == 0)
-		meta = (meta & JENTRY_TYPEMASK) | *total | JENTRY_HAS_OFF;
-	memcpy(b->data + at + sizeof(JEntry) * i, &meta, sizeof(JEntry));
-}
-
 static JEntry
 RbStringArray(StringInfo b, const StrList *l)
 {
@@ -590,15 +549,15 @@ RbStringArray(StringInfo b, const StrList *l)
 	int			at;
 	int			i;
 
-	RbPad(b);
+	EcJbPad(b);
 	appendBinaryStringInfo(b, (const char *) &header, sizeof(header));
-	at = RbReserve(b, l->n);
+	at = EcJbReserve(b, l->n);
 	for (i = 0; i < l->n; i++)
 	{
 		size_t		len = strlen(l->v[i]);
 
 		appendBinaryStringInfo(b, l->v[i], (int) len);
-		RbEntry(b, at, i, (JEntry) len, &total);
+		EcJbEntry(b, at, i, (JEntry) len, &total);
 	}
 	return JENTRY_ISCONTAINER | (uint32) (b->len - base);
 }
@@ -612,20 +571,20 @@ RbStringObject(StringInfo b, const RecExtra *x)
 	int			at;
 	int			i;
 
-	RbPad(b);
+	EcJbPad(b);
 	appendBinaryStringInfo(b, (const char *) &header, sizeof(header));
-	at = RbReserve(b, 2 * x->n);
+	at = EcJbReserve(b, 2 * x->n);
 	for (i = 0; i < x->n; i++)
 	{
 		size_t		len = strlen(x->keys[i]);
 
 		appendBinaryStringInfo(b, x->keys[i], (int) len);
-		RbEntry(b, at, i, (JEntry) len, &total);
+		EcJbEntry(b, at, i, (JEntry) len, &total);
 	}
 	for (i = 0; i < x->n; i++)
 	{
 		appendBinaryStringInfo(b, x->vals[i], (int) x->lens[i]);
-		RbEntry(b, at, x->n + i, (JEntry) x->lens[i], &total);
+		EcJbEntry(b, at, x->n + i, (JEntry) x->lens[i], &total);
 	}
 	return JENTRY_ISCONTAINER | (uint32) (b->len - base);
 }
@@ -653,14 +612,14 @@ RecWrite(const JsonbValue *sv, const bool *have, StrList *const *lists, const Re
 	b.len = VARHDRSZ;			/* the varlena header, set at the end */
 	header = (uint32) n | JB_FOBJECT;
 	appendBinaryStringInfo(&b, (const char *) &header, sizeof(header));
-	at = RbReserve(&b, 2 * n);
+	at = EcJbReserve(&b, 2 * n);
 	for (i = 0; i < n; i++)
 	{
 		const char *key = rec_key_names[present[i]];
 		size_t		len = strlen(key);
 
 		appendBinaryStringInfo(&b, key, (int) len);
-		RbEntry(&b, at, i, (JEntry) len, &total);
+		EcJbEntry(&b, at, i, (JEntry) len, &total);
 	}
 	for (i = 0; i < n; i++)
 	{
@@ -672,24 +631,9 @@ RecWrite(const JsonbValue *sv, const bool *have, StrList *const *lists, const Re
 			meta = RbStringObject(&b, x);
 		else if (lists[k] != NULL)
 			meta = RbStringArray(&b, lists[k]);
-		else if (v->type == jbvString)
-		{
-			appendBinaryStringInfo(&b, v->val.string.val, v->val.string.len);
-			meta = (JEntry) v->val.string.len;
-		}
-		else if (v->type == jbvNumeric)
-		{
-			int			pad = RbPad(&b);
-			int			len = VARSIZE_ANY(v->val.numeric);
-
-			appendBinaryStringInfo(&b, (const char *) v->val.numeric, len);
-			meta = JENTRY_ISNUMERIC | (uint32) (pad + len);
-		}
-		else if (v->type == jbvBool)
-			meta = v->val.boolean ? JENTRY_ISBOOL_TRUE : JENTRY_ISBOOL_FALSE;
 		else
-			elog(ERROR, "unexpected value type %d in a record", (int) v->type);
-		RbEntry(&b, at, n + i, meta, &total);
+			meta = EcJbWriteValue(&b, v);	/* a string, numeric or bool */
+		EcJbEntry(&b, at, n + i, meta, &total);
 	}
 	SET_VARSIZE(b.data, b.len);
 	return (Jsonb *) b.data;
