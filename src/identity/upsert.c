@@ -3301,18 +3301,18 @@ ec_upsert_leads(PG_FUNCTION_ARGS)
 	answer[1].value = EcJbNumeric(int64_to_numeric(200));
 	answer[2].key = "reason";
 	answer[2].value = EcJbText("ok");
-	answer[3].key = "count";
-	answer[3].value = EcJbNumeric(int64_to_numeric(counts.total));
-	answer[4].key = "inserted";
-	answer[4].value = EcJbNumeric(int64_to_numeric(counts.inserted));
-	answer[5].key = "merged";
-	answer[5].value = EcJbNumeric(int64_to_numeric(counts.merged));
-	answer[6].key = "unchanged";
-	answer[6].value = EcJbNumeric(int64_to_numeric(counts.unchanged));
-	answer[7].key = "rejected";
-	answer[7].value = EcJbNumeric(int64_to_numeric(counts.rejected));
-	answer[8].key = "conflicts";
-	answer[8].value = EcJbNumeric(int64_to_numeric(counts.conflicts));
+	{
+		static const char *const keys[6] = {"count", "inserted", "merged", "unchanged", "rejected", "conflicts"};
+		int64		n[6] = {counts.total, counts.inserted, counts.merged, counts.unchanged,
+		counts.rejected, counts.conflicts};
+		int			i;
+
+		for (i = 0; i < 6; i++)
+		{
+			answer[3 + i].key = keys[i];
+			answer[3 + i].value = EcJbNumeric(int64_to_numeric(n[i]));
+		}
+	}
 	MemoryContextSwitchTo(caller);
 	d = JsonbPGetDatum(EcJbObjectJsonb(answer, lengthof(answer)));
 	SPI_finish();
