@@ -6,9 +6,12 @@
 #
 #   EC_BENCH_UPSERT_SECONDS   pgbench duration per implementation (default 30)
 #   EC_BENCH_BULK             leads per bulk call (default 100000)
+#   EC_BENCH_BULK_RUNS        bulk calls, each on a workload of its own; the
+#                             median is reported (default 3)
 
 UPSERT_SECONDS=${EC_BENCH_UPSERT_SECONDS:-30}
 BULK=${EC_BENCH_BULK:-100000}
+BULK_RUNS=${EC_BENCH_BULK_RUNS:-3}
 CLIENTS=8
 NWL=400000
 
@@ -48,8 +51,12 @@ ANALYZE $1;
 SQL
 }
 make_workload bench.wl $NWL 20000
-make_workload bench.wlb "$BULK" 40000
-bench_sql "CREATE TABLE bench.wlb_array AS SELECT jsonb_agg(lead ORDER BY id) AS leads FROM bench.wlb" >/dev/null
+# one bulk workload per call, their new properties apart (house numbers past
+# 40000, 60000, ...; the generated ones stay under 10000)
+for k in $(seq "$BULK_RUNS"); do
+	make_workload "bench.wlb$k" "$BULK" $((20000 + 20000 * k))
+	bench_sql "CREATE TABLE bench.wlb${k}_array AS SELECT jsonb_agg(lead ORDER BY id) AS leads FROM bench.wlb$k" >/dev/null
+done
 bench_sql "CHECKPOINT" >/dev/null
 
 # pgbench: per-transaction latencies from its log, throughput from its summary
@@ -76,10 +83,21 @@ bench_row "upsert_lead p95, $CLIENTS clients (pgbench)" "$c_p95 ms" "-" "< 1 ms"
 bench_row "upsert_lead throughput, $CLIENTS clients" "$(printf '%.0f' "$c_tps") upserts/s" "-" ">= 3x baseline" \
 	"$(printf '%.0f' "$pl_tps") upserts/s (PL/pgSQL)" "$(ratio "$c_tps" "$pl_tps")"
 
-ec_log "identity: bulk, $BULK leads per call"
-c_ms=$(bench_ms "SELECT ec.upsert_leads(leads, 'bench') FROM bench.wlb_array")
-pl_ms=$(bench_ms "SELECT bench.pl_upsert_leads(leads, 'bench') FROM bench.wlb_array")
-c_rate=$(ratio "$BULK" "$(ratio "$c_ms" 1000 6)" 0)
-pl_rate=$(ratio "$BULK" "$(ratio "$pl_ms" 1000 6)" 0)
-bench_row "upsert_leads bulk ($BULK leads, one call)" "$c_rate leads/s" "-" "> 50000 leads/s, >= 7x baseline" \
-	"$pl_rate leads/s (PL/pgSQL)" "$(ratio "$c_rate" "$pl_rate")"
+# Each call on a workload of its own (ours first, then the baseline on the
+# same leads, which by then finds ours' new properties stored), the median
+# call reported with the range: one call's time moves by a quarter between
+# runs of the same code on this machine.
+ec_log "identity: bulk, $BULK leads per call, $BULK_RUNS calls"
+c_rates=() pl_rates=()
+for k in $(seq "$BULK_RUNS"); do
+	c_ms=$(bench_ms "SELECT ec.upsert_leads(leads, 'bench') FROM bench.wlb${k}_array")
+	pl_ms=$(bench_ms "SELECT bench.pl_upsert_leads(leads, 'bench') FROM bench.wlb${k}_array")
+	c_rates+=("$(ratio "$BULK" "$(ratio "$c_ms" 1000 6)" 0)")
+	pl_rates+=("$(ratio "$BULK" "$(ratio "$pl_ms" 1000 6)" 0)")
+done
+# median, min and max of numbers
+stats() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%s %s %s\n", v[int((NR + 1) / 2)], v[1], v[NR] }'; }
+read -r c_rate c_min c_max <<<"$(stats "${c_rates[@]}")"
+read -r pl_rate pl_min pl_max <<<"$(stats "${pl_rates[@]}")"
+bench_row "upsert_leads bulk ($BULK leads, one call; median of $BULK_RUNS)" "$c_rate leads/s ($c_min-$c_max)" "-" \
+	"> 50000 leads/s, >= 7x baseline" "$pl_rate leads/s (PL/pgSQL; $pl_min-$pl_max)" "$(ratio "$c_rate" "$pl_rate")"
