@@ -3112,17 +3112,19 @@ BatchRunFlush(BatchRun *br)
 	br->n = 0;
 }
 
-/* add one lead (copied) to the batch */
+/*
+ * add one lead to the batch; the caller made it in br->cxt (the batch keeps
+ * pointers into it until the batch is written)
+ */
 static void
 BatchRunAdd(BatchRun *br, Jsonb *lead, int64 staging_id)
 {
 	MemoryContext old = MemoryContextSwitchTo(br->cxt);
-	Jsonb	   *copy = (Jsonb *) palloc(VARSIZE(lead));
 
-	memcpy(copy, lead, VARSIZE(lead));
+	Assert(GetMemoryChunkContext(lead) == br->cxt);
 	if (br->n == 0)
 		INSTR_TIME_SET_CURRENT(br->start);
-	ParseLead(copy, br->source, &br->leads[br->n].in);
+	ParseLead(lead, br->source, &br->leads[br->n].in);
 	br->staging_ids[br->n] = staging_id;
 	br->n++;
 	MemoryContextSwitchTo(old);
