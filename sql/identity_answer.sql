@@ -42,7 +42,21 @@ FROM (SELECT i, CASE
 		ELSE jsonb_build_object('property_address', (1000 + i) || ' Answer Way', 'property_city', 'Dayton',
 			'property_state', 'OH', 'property_zip', '45402', 'email', CASE WHEN i % 3 = 0 THEN 'bad' ELSE 'a' || i || '@example.com' END)
 	END AS l FROM generate_series(1, 70) i) s;
+-- 500 leads mixing every warning and rejection the parser gives, some of them twice in the call
+SELECT pg_temp.keep('mixed', ec.upsert_leads(jsonb_agg(l ORDER BY i), 'generic'))
+FROM (SELECT i, jsonb_strip_nulls(jsonb_build_object(
+		'property_address', CASE WHEN i % 13 <> 0 THEN (2000 + i % 450) || ' Mixed Ave' END,
+		'property_unit', CASE WHEN i % 4 = 0 THEN 'Apt ' || (i % 3) END,
+		'property_city', 'Dayton', 'property_state', CASE WHEN i % 17 = 0 THEN 'Ohioo' ELSE 'OH' END,
+		'property_zip', CASE WHEN i % 11 = 0 THEN '4540' ELSE '45402' END,
+		'email', CASE i % 5 WHEN 0 THEN 'x' || i || '@example.com' WHEN 1 THEN 'no-at-sign' END,
+		'phone', CASE i % 7 WHEN 0 THEN '937-555-' || lpad((i % 10000)::text, 4, '0') WHEN 1 THEN '555' END,
+		'owner_age', CASE i % 9 WHEN 0 THEN '71' WHEN 1 THEN '400' END,
+		'first_name', CASE WHEN i % 3 = 0 THEN 'Ann "Q" ' || i END)) AS l
+	FROM generate_series(1, 500) i) s;
 SELECT * FROM answer_check;
+SELECT e->>'action' AS action, coalesce(e->>'warnings', '-') AS warnings, count(*)
+FROM answers, jsonb_array_elements(a->'results') e WHERE name = 'mixed' GROUP BY 1, 2 ORDER BY 1, 2;
 SELECT a - 'results' AS counts, jsonb_array_length(a->'results') AS results FROM answers WHERE name = 'bulk';
 -- each element where the stride puts an offset, and around it
 SELECT i, a->'results'->i->>'action' AS action, (a->'results'->i->>'status')::int AS status,
