@@ -1240,6 +1240,13 @@ NulLen(const char *s, size_t len)
 	return s ? len : 0;
 }
 
+/* whether an input field (len bytes) is the output field out */
+static bool
+SameField(const char *in, size_t len, const char *out)
+{
+	return strlen(out) == len && (len == 0 || memcmp(in, out, len) == 0);
+}
+
 EcAddrStatus
 EcAddressNormalize(const char *line1, size_t line1_len,
 				   const char *line2, size_t line2_len,
@@ -1285,6 +1292,15 @@ EcAddressNormalize(const char *line1, size_t line1_len,
 	}
 	st = NormalizePass(&w, line1, line1_len, line2, line2_len, city, city_len,
 					   state, state_len, zip, zip_len, out);
+
+	/*
+	 * A first pass that changed nothing is its own fixed point: the next
+	 * pass would read the same bytes (an export already in USPS form).
+	 */
+	if (st == EC_ADDR_OK && SameField(line1, line1_len, out->line) &&
+		SameField(line2, line2_len, out->unit) && SameField(city, city_len, out->city) &&
+		SameField(state, state_len, out->state) && SameField(zip, zip_len, out->zip5))
+		return st;
 	for (i = 0; st == EC_ADDR_OK && i < 4; i++)
 	{
 		st = NormalizePass(&w, out->line, strlen(out->line),
