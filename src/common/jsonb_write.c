@@ -140,7 +140,8 @@ EcJbWriteObject(StringInfo b, EcJbPair *pairs, int n)
 	int			base = b->len;
 	uint32		header = (uint32) n | JB_FOBJECT;
 	uint32		total = 0;
-	int		   *lens = palloc(sizeof(int) * Max(n, 1));
+	int			few[16];
+	int		   *lens = n <= (int) lengthof(few) ? few : palloc(sizeof(int) * n);
 	int			at;
 	int			i,
 				j;
@@ -177,7 +178,8 @@ EcJbWriteObject(StringInfo b, EcJbPair *pairs, int n)
 	}
 	for (i = 0; i < n; i++)
 		EcJbEntry(b, at, n + i, EcJbWriteValue(b, &pairs[i].value), &total);
-	pfree(lens);
+	if (lens != few)
+		pfree(lens);
 	CheckTotal((uint64) (b->len - base));
 	return JENTRY_ISCONTAINER | (uint32) (b->len - base);
 }

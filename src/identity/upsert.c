@@ -2951,12 +2951,12 @@ typedef struct Counts
  * One lead's answer ({status, reason, lead_id, action, matched_on,
  * conflict, campaign_status, warnings}) as the pairs of a jsonb object
  * (src/common/jsonb_write.h), in the current memory context; returns how
- * many.  pairs has room for RESULT_PAIRS, warnings for the lead's warnings.
+ * many (pairs has room for RESULT_PAIRS).
  */
 #define RESULT_PAIRS 8
 
 static int
-ResultPairs(const LeadOut *out, EcJbPair *pairs, JsonbValue *warnings)
+ResultPairs(const LeadOut *out, EcJbPair *pairs)
 {
 	bool		rejected = strcmp(out->action, "rejected") == 0;
 	int			n = 0;
@@ -2982,17 +2982,17 @@ ResultPairs(const LeadOut *out, EcJbPair *pairs, JsonbValue *warnings)
 	}
 	if (out->warnings)
 	{
+		JsonbValue *v = &pairs[n].value;
 		ListCell   *lc;
 		int			i = 0;
 
-		warnings->type = jbvArray;
-		warnings->val.array.rawScalar = false;
-		warnings->val.array.nElems = list_length(out->warnings);
-		warnings->val.array.elems = palloc(sizeof(JsonbValue) * list_length(out->warnings));
+		v->type = jbvArray;
+		v->val.array.rawScalar = false;
+		v->val.array.nElems = list_length(out->warnings);
+		v->val.array.elems = palloc(sizeof(JsonbValue) * list_length(out->warnings));
 		foreach(lc, out->warnings)
-			warnings->val.array.elems[i++] = EcJbText((char *) lfirst(lc));
-		pairs[n].key = "warnings";
-		pairs[n++].value = *warnings;
+			v->val.array.elems[i++] = EcJbText((char *) lfirst(lc));
+		pairs[n++].key = "warnings";
 	}
 	Assert(n <= RESULT_PAIRS);
 	return n;
@@ -3099,9 +3099,8 @@ BatchRunFlush(BatchRun *br)
 		if (br->results)
 		{
 			EcJbPair	pairs[RESULT_PAIRS];
-			JsonbValue	warnings;
 
-			EcJbArrayAddObject(br->results, pairs, ResultPairs(&l->out, pairs, &warnings));
+			EcJbArrayAddObject(br->results, pairs, ResultPairs(&l->out, pairs));
 		}
 		if (br->done)
 			StagedAdd(br->done, br->staging_ids[i], &l->out);
@@ -3217,7 +3216,6 @@ ec_upsert_lead(PG_FUNCTION_ARGS)
 	Counts		counts = {0};
 	LeadOut		out;
 	EcJbPair	pairs[RESULT_PAIRS];
-	JsonbValue	warnings;
 	Datum		d;
 
 	if (PG_ARGISNULL(0))
@@ -3232,7 +3230,7 @@ ec_upsert_lead(PG_FUNCTION_ARGS)
 	BatchFlush(events);
 
 	MemoryContextSwitchTo(caller);
-	d = JsonbPGetDatum(EcJbObjectJsonb(pairs, ResultPairs(&out, pairs, &warnings)));
+	d = JsonbPGetDatum(EcJbObjectJsonb(pairs, ResultPairs(&out, pairs)));
 	SPI_finish();
 	PG_RETURN_DATUM(d);
 }
