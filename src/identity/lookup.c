@@ -7,7 +7,10 @@
  *
  * Why: a one-lead upsert is three statements, and the executor's start of
  * the lookup's SELECT (its plan copied, a projection of 30 columns built,
- * the scan's state made) cost more than the index probes themselves.
+ * the scan's state made) cost more than the index probes themselves.  A
+ * batch of ec.upsert_leads probes each of its distinct keys the same way
+ * (upsert.c, BatchLookupDirect): its SELECT built bitmaps over the three
+ * indexes and checked every row found against the three key lists.
  *
  * The same rows as the SELECT it replaces: the statement's snapshot is
  * taken as SPI takes one for a statement (the command counter advanced, a

@@ -9,7 +9,8 @@
  *	   go to extra) and derive the keys with the pure core: MAK, the
  *	   county-scoped APN key, addr_hash;
  *	2. look the three keys up: one probe of each key's unique index
- *	   (lookup.c), or one indexed statement for a batch;
+ *	   (lookup.c), for a batch each distinct key in sorted order (one
+ *	   indexed statement where the probes cannot be used);
  *	3. cascade: the lead holding the MAK wins, then the APN's, then the
  *	   address hash's; none -> INSERT in a subtransaction (a racing
  *	   session's insert of the same key rolls it back, and the lead finds
