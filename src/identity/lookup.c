@@ -65,6 +65,7 @@ struct EcLeadProbe
 {
 	Relation	heap;
 	Relation	index[EC_PROBE_NKEYS];
+	IndexScanDesc scan[EC_PROBE_NKEYS]; /* begun at the first probe, rescanned */
 	TupleTableSlot *slot;
 	int			ncols;
 	const AttrNumber *attno;	/* per column asked for (the session's layout) */
@@ -178,7 +179,9 @@ EcLeadProbeFind(EcLeadProbe *p, int key, Datum value, int64 *id, TransactionId *
 
 	ScanKeyInit(&sk, 1, BTEqualStrategyNumber, ProbeKeys[key].eq, value);
 	sk.sk_collation = p->index[key]->rd_indcollation[0];
-	scan = index_beginscan(p->heap, p->index[key], GetActiveSnapshot(), 1, 0);
+	if (p->scan[key] == NULL)
+		p->scan[key] = index_beginscan(p->heap, p->index[key], GetActiveSnapshot(), 1, 0);
+	scan = p->scan[key];
 	index_rescan(scan, &sk, 1, NULL, 0);
 	found = index_getnext_slot(scan, ForwardScanDirection, p->slot);
 	if (found)
@@ -209,7 +212,6 @@ EcLeadProbeFind(EcLeadProbe *p, int key, Datum value, int64 *id, TransactionId *
 			heap_freetuple(tup);
 		ExecClearTuple(p->slot);
 	}
-	index_endscan(scan);
 	return found;
 }
 
@@ -218,6 +220,9 @@ EcLeadProbeClose(EcLeadProbe *p)
 {
 	int			i;
 
+	for (i = 0; i < EC_PROBE_NKEYS; i++)
+		if (p->scan[i] != NULL)
+			index_endscan(p->scan[i]);
 	if (p->slot != NULL)
 	{
 		ExecDropSingleTupleTableSlot(p->slot);

@@ -1963,9 +1963,17 @@ typedef struct BLead
 	bool		redo;
 } BLead;
 
+/* a key of the batch's table: its kind and its value's bytes, zero-padded */
+typedef struct BKeyData
+{
+	char		kind;			/* 'm' MAK, 'a' APN key, 'h' address hash */
+	uint8		len;
+	char		data[EC_APN_KEY_MAX + 1];
+} BKeyData;
+
 typedef struct BKey
 {
-	char		key[EC_APN_KEY_MAX + 3];	/* kind letter + value (hash: hex) */
+	BKeyData	key;
 	BState	   *state;
 } BKey;
 
@@ -2091,46 +2099,41 @@ BuildUpdatePlan(ColMask mask, bool batch)
 }
 
 static void
-KeyString(char *buf, char kind, LeadCol c, const LeadRow *r)
+KeyMake(BKeyData *k, char kind, LeadCol c, const LeadRow *r)
 {
-	buf[0] = kind;
-	if (c == C_ADDR_HASH)
-	{
-		bytea	   *h = DatumGetByteaPP(r->v[c]);
+	const struct varlena *v = (const struct varlena *) DatumGetPointer(r->v[c]);
+	int			len = Min(VARSIZE_ANY_EXHDR(v), (int) sizeof(k->data));
 
-		hex_encode(VARDATA_ANY(h), Min(VARSIZE_ANY_EXHDR(h), 32), buf + 1);
-		buf[1 + 2 * Min(VARSIZE_ANY_EXHDR(h), 32)] = '\0';
-	}
-	else
-		strlcpy(buf + 1, TextDatumGetCString(r->v[c]), EC_APN_KEY_MAX + 2);
+	memset(k, 0, sizeof(BKeyData));
+	k->kind = kind;
+	k->len = (uint8) len;
+	memcpy(k->data, VARDATA_ANY(v), len);
 }
 
 static BState *
 KeyFind(HTAB *keys, char kind, LeadCol c, const LeadRow *r)
 {
-	char		k[EC_APN_KEY_MAX + 3];
+	BKeyData	k;
 	BKey	   *e;
 
 	if (r->null[c])
 		return NULL;
-	memset(k, 0, sizeof(k));
-	KeyString(k, kind, c, r);
-	e = hash_search(keys, k, HASH_FIND, NULL);
+	KeyMake(&k, kind, c, r);
+	e = hash_search(keys, &k, HASH_FIND, NULL);
 	return e ? e->state : NULL;
 }
 
 static void
 KeyAdd(HTAB *keys, char kind, LeadCol c, BState *st)
 {
-	char		k[EC_APN_KEY_MAX + 3];
+	BKeyData	k;
 	BKey	   *e;
 	bool		found;
 
 	if (st->row.null[c])
 		return;
-	memset(k, 0, sizeof(k));
-	KeyString(k, kind, c, &st->row);
-	e = hash_search(keys, k, HASH_ENTER, &found);
+	KeyMake(&k, kind, c, &st->row);
+	e = hash_search(keys, &k, HASH_ENTER, &found);
 	if (!found)
 		e->state = st;
 }
@@ -2646,11 +2649,11 @@ UpsertBatch(BLead *leads, int n)
 				ndirty = 0;
 
 	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = EC_APN_KEY_MAX + 3;
+	ctl.keysize = sizeof(BKeyData);
 	ctl.entrysize = sizeof(BKey);
 	ctl.hcxt = CurrentMemoryContext;
 	keys = hash_create("ec upsert batch keys", n * 3 + 16, &ctl,
-					   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	news = palloc(sizeof(BState *) * Max(n, 1));
 	dirty = palloc(sizeof(BState *) * (Max(n, 1) * 3));
 
