@@ -2192,15 +2192,13 @@ KeyArray(BLead *leads, int n, LeadCol c)
 	return PointerGetDatum(construct_array(vals, m, Cols[c].type, -1, false, TYPALIGN_INT));
 }
 
-/* the column the keys of BatchLookupDirect are sorted by */
-static LeadCol SortKeyCol;
-
-/* two leads' values of SortKeyCol, by their bytes (text or bytea) */
+/* two leads' values of the key column *arg, by their bytes (text or bytea) */
 static int
-CompareKey(const void *a, const void *b)
+CompareKey(const void *a, const void *b, void *arg)
 {
-	const struct varlena *x = (const struct varlena *) DatumGetPointer((*(LeadRow *const *) a)->v[SortKeyCol]);
-	const struct varlena *y = (const struct varlena *) DatumGetPointer((*(LeadRow *const *) b)->v[SortKeyCol]);
+	LeadCol		c = *(const LeadCol *) arg;
+	const struct varlena *x = (const struct varlena *) DatumGetPointer((*(LeadRow *const *) a)->v[c]);
+	const struct varlena *y = (const struct varlena *) DatumGetPointer((*(LeadRow *const *) b)->v[c]);
 	int			lx = VARSIZE_ANY_EXHDR(x),
 				ly = VARSIZE_ANY_EXHDR(y);
 	int			r = memcmp(VARDATA_ANY(x), VARDATA_ANY(y), Min(lx, ly));
@@ -2242,13 +2240,12 @@ BatchLookupDirect(BLead *leads, int n, HTAB *keys)
 		for (i = 0; i < n; i++)
 			if (leads[i].in.reject == NULL && !leads[i].in.row.null[c])
 				rows[m++] = &leads[i].in.row;
-		SortKeyCol = c;
-		qsort(rows, m, sizeof(LeadRow *), CompareKey);
+		qsort_arg(rows, m, sizeof(LeadRow *), CompareKey, &c);
 		for (i = 0; i < m; i++)
 		{
 			BState	   *st;
 
-			if ((i > 0 && CompareKey(&rows[i - 1], &rows[i]) == 0) ||
+			if ((i > 0 && CompareKey(&rows[i - 1], &rows[i], &c) == 0) ||
 				KeyFind(keys, kinds[k], c, rows[i]) != NULL)
 				continue;		/* probed already, or its row found by another key */
 			st = palloc0(sizeof(BState));
@@ -2785,26 +2782,18 @@ EventValues(const Batch *b, int i, Datum *v, bool *nulls)
  * lead between two new ones sends the next one down from the root again.
  * That is half the events' descents of the bench's workload.
  */
-static const Batch *SortBatch;
-
 static int
-CompareEventLead(const void *a, const void *b)
+CompareEventLead(const void *a, const void *b, void *arg)
 {
+	const Batch *batch = (const Batch *) arg;
 	int			i = *(const int *) a,
 				j = *(const int *) b;
-	int64		x = SortBatch->lead_null[i] ? 0 : DatumGetInt64(SortBatch->lead[i]);
-	int64		y = SortBatch->lead_null[j] ? 0 : DatumGetInt64(SortBatch->lead[j]);
+	int64		x = batch->lead_null[i] ? 0 : DatumGetInt64(batch->lead[i]);
+	int64		y = batch->lead_null[j] ? 0 : DatumGetInt64(batch->lead[j]);
 
 	if (x != y)
 		return x < y ? -1 : 1;
 	return i - j;
-}
-
-static void
-SortEventsByLead(const Batch *b, int *order)
-{
-	SortBatch = b;
-	qsort(order, b->n, sizeof(int), CompareEventLead);
 }
 
 /*
@@ -2816,24 +2805,21 @@ EventsDirect(Batch *b)
 {
 	Oid			relid = EcRelationOid("pipeline_events");
 	EcBulkInsert *bi = OidIsValid(relid) ? EcBulkInsertBegin(relid, lengthof(EventCols), EventCols) : NULL;
+	int			order[BATCH_MAX];
 	int			i;
 
 	if (bi == NULL)
 		return false;
+	for (i = 0; i < b->n; i++)
+		order[i] = i;
+	qsort_arg(order, b->n, sizeof(int), CompareEventLead, b);
+	for (i = 0; i < b->n; i++)
 	{
-		int			order[BATCH_MAX];
+		Datum		v[6];
+		bool		nulls[6];
 
-		for (i = 0; i < b->n; i++)
-			order[i] = i;
-		SortEventsByLead(b, order);
-		for (i = 0; i < b->n; i++)
-		{
-			Datum		v[6];
-			bool		nulls[6];
-
-			EventValues(b, order[i], v, nulls);
-			EcBulkInsertRow(bi, v, nulls);
-		}
+		EventValues(b, order[i], v, nulls);
+		EcBulkInsertRow(bi, v, nulls);
 	}
 	(void) EcBulkInsertEnd(bi);
 	b->n = 0;
