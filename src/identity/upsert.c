@@ -181,29 +181,47 @@ typedef struct LeadOut
 	List	   *warnings;
 } LeadOut;
 
-/* events and staging updates are written in batches */
+/* leads are upserted, and staging rows marked, in batches of BATCH_MAX */
 #define BATCH_MAX 1000
+
+/*
+ * A bulk call's events are kept until EVENTS_MAX of them (or the call's
+ * end) and written together, in lead-id order: the log's lead index then
+ * takes the entries of a whole call's stored leads in key order, a few per
+ * page, where a batch's entries each went to a page of their own.  About
+ * 100 bytes an event while kept.
+ */
+#define EVENTS_MAX 131072
 
 typedef struct Batch
 {
 	int			n;
-	Datum		type[BATCH_MAX];
-	bool		ok[BATCH_MAX];
-	Datum		lead[BATCH_MAX];
-	bool		lead_null[BATCH_MAX];
-	Datum		broker[BATCH_MAX];
-	bool		broker_null[BATCH_MAX];
-	Datum		ms[BATCH_MAX];
-	Datum		detail[BATCH_MAX];
-	MemoryContext cxt;
+	int			cap;			/* room for this many events */
+	Datum	   *type;
+	bool	   *ok;
+	Datum	   *lead;
+	bool	   *lead_null;
+	Datum	   *broker;
+	bool	   *broker_null;
+	Datum	   *ms;
+	Datum	   *detail;
+	MemoryContext cxt;			/* the events' values; reset when written */
 
 	/*
 	 * Values built in cxt and reused until it is reset: the leads of a batch
-	 * share one duration (their share of it) and a handful of details.
+	 * share one duration (their share of it), the events a handful of types
+	 * and details.
 	 */
 	bool		has_ms;
 	double		last_ms;
 	Datum		last_ms_num;
+	int			ntypes;
+	struct
+	{
+		const char *name;
+		Datum		text;
+	}			types[4];
+	Datum		queued_detail;
 	int			ndetails;
 	bool		lead_events;	/* dedupe_success / dedupe_failed per lead */
 	struct
@@ -2796,6 +2814,18 @@ CompareEventLead(const void *a, const void *b, void *arg)
 	return i - j;
 }
 
+/* the events written: their values go, the cached ones with them */
+static void
+BatchReset(Batch *b)
+{
+	b->n = 0;
+	MemoryContextReset(b->cxt);
+	b->has_ms = false;
+	b->ntypes = 0;
+	b->queued_detail = (Datum) 0;
+	b->ndetails = 0;
+}
+
 /*
  * the batch's events appended as COPY appends rows (src/common/bulk_insert.c);
  * false: write them through SQL (an INSERT trigger or row security on the log)
@@ -2805,11 +2835,12 @@ EventsDirect(Batch *b)
 {
 	Oid			relid = EcRelationOid("pipeline_events");
 	EcBulkInsert *bi = OidIsValid(relid) ? EcBulkInsertBegin(relid, lengthof(EventCols), EventCols) : NULL;
-	int			order[BATCH_MAX];
+	int		   *order;
 	int			i;
 
 	if (bi == NULL)
 		return false;
+	order = MemoryContextAlloc(b->cxt, sizeof(int) * b->n);
 	for (i = 0; i < b->n; i++)
 		order[i] = i;
 	qsort_arg(order, b->n, sizeof(int), CompareEventLead, b);
@@ -2822,10 +2853,7 @@ EventsDirect(Batch *b)
 		EcBulkInsertRow(bi, v, nulls);
 	}
 	(void) EcBulkInsertEnd(bi);
-	b->n = 0;
-	MemoryContextReset(b->cxt);
-	b->has_ms = false;
-	b->ndetails = 0;
+	BatchReset(b);
 	return true;
 }
 
@@ -2891,17 +2919,14 @@ BatchFlush(Batch *b)
 			if (rc != SPI_OK_INSERT)
 				elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 		}
-		b->n = 0;
-		MemoryContextReset(b->cxt);
-		b->has_ms = false;
-		b->ndetails = 0;
+		BatchReset(b);
 		return;
 	}
 	old = MemoryContextSwitchTo(b->cxt);
 	dims[0] = b->n;
 	args[0] = PointerGetDatum(construct_array(b->type, b->n, TEXTOID, -1, false, TYPALIGN_INT));
 	{
-		Datum		oks[BATCH_MAX];
+		Datum	   *oks = palloc(sizeof(Datum) * b->n);
 		int			i;
 
 		for (i = 0; i < b->n; i++)
@@ -2918,20 +2943,28 @@ BatchFlush(Batch *b)
 	rc = SPI_execute_plan(EventPlan, args, NULL, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-	b->n = 0;
-	MemoryContextReset(b->cxt);
-	b->has_ms = false;
-	b->ndetails = 0;
+	BatchReset(b);
 }
 
-/* add one event; the caller made room (BatchRoom) and built detail in b->cxt */
+/* add one event; the caller made room (AddEvents) and built detail in b->cxt */
 static void
 BatchAdd(Batch *b, const char *type, bool ok, int64 lead_id, int64 broker_id,
 		 double ms, Jsonb *detail)
 {
 	MemoryContext old = MemoryContextSwitchTo(b->cxt);
+	int			t;
 
-	b->type[b->n] = CStringGetTextDatum(type);
+	/* type: one of a few constants, its text made once */
+	for (t = 0; t < b->ntypes && b->types[t].name != type; t++)
+		;
+	if (t == b->ntypes)
+	{
+		Assert(t < lengthof(b->types));
+		b->types[t].name = type;
+		b->types[t].text = CStringGetTextDatum(type);
+		b->ntypes++;
+	}
+	b->type[b->n] = b->types[t].text;
 	b->ok[b->n] = ok;
 	b->lead[b->n] = Int64GetDatum(lead_id);
 	b->lead_null[b->n] = lead_id == 0;
@@ -3026,7 +3059,7 @@ AddEvents(Batch *b, const LeadIn *in, const LeadOut *out, double ms)
 {
 	MemoryContext old;
 
-	if (b->n >= BATCH_MAX - 1)
+	if (b->n >= b->cap - 1)
 		BatchFlush(b);
 	old = MemoryContextSwitchTo(b->cxt);
 	if (b->lead_events)
@@ -3034,12 +3067,16 @@ AddEvents(Batch *b, const LeadIn *in, const LeadOut *out, double ms)
 	if (out->queued || (out->status && strcmp(out->action, "inserted") == 0 &&
 						strcmp(out->status, "queued") == 0))
 	{
-		JsonbParseState *st = NULL;
+		if (b->queued_detail == (Datum) 0)
+		{
+			JsonbParseState *st = NULL;
 
-		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-		EcJsonbPushText(&st, "reason", "contact_verified");
+			pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+			EcJsonbPushText(&st, "reason", "contact_verified");
+			b->queued_detail = JsonbPGetDatum(JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
+		}
 		BatchAdd(b, "campaign_queued", true, out->lead_id, out->broker_id, 0,
-				 JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
+				 DatumGetJsonbP(b->queued_detail));
 	}
 	MemoryContextSwitchTo(old);
 }
@@ -3286,11 +3323,28 @@ TakeLeadEvents(void)
 	return lead_events;
 }
 
+/*
+ * big: a bulk call's, kept up to EVENTS_MAX events; else a one-lead call's
+ * (two events at most)
+ */
 static void
 BatchInit(Batch *b, bool big)
 {
+	int			cap = big ? EVENTS_MAX : 4;
+
 	b->n = 0;
+	b->cap = cap;
+	b->type = palloc(sizeof(Datum) * cap);
+	b->ok = palloc(sizeof(bool) * cap);
+	b->lead = palloc(sizeof(Datum) * cap);
+	b->lead_null = palloc(sizeof(bool) * cap);
+	b->broker = palloc(sizeof(Datum) * cap);
+	b->broker_null = palloc(sizeof(bool) * cap);
+	b->ms = palloc(sizeof(Datum) * cap);
+	b->detail = palloc(sizeof(Datum) * cap);
 	b->has_ms = false;
+	b->ntypes = 0;
+	b->queued_detail = (Datum) 0;
 	b->ndetails = 0;
 	b->lead_events = true;
 	if (big)
