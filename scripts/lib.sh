@@ -181,6 +181,8 @@ ec_cluster_start() {
 		echo "fsync = off"
 		printf '%s\n' "${EC_CLUSTER_CONF:-}"
 	} | ec_as_user tee -a "$dir/data/postgresql.conf" >/dev/null
+	# a caller's step between the configuration and the start (bench/run.sh: huge pages)
+	if [ -n "${EC_CLUSTER_PRESTART:-}" ]; then "$EC_CLUSTER_PRESTART" "$dir"; fi
 	ec_as_user "$EC_PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null \
 		|| { cat "$dir/server.log" >&2; ec_die "could not start the cluster in $dir"; }
 	EC_PGHOST=$dir/sock

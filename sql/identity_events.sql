@@ -204,5 +204,32 @@ COMMIT;
 SELECT count(*) AS leads FROM ec.leads WHERE property_address = '19 EVENT WAY';
 ALTER TABLE ec.pipeline_events DROP CONSTRAINT events_one_dedupe;
 
+-- A bulk call's events are written together at its end, ordered by lead:
+-- 1,300 stored properties, then a call of 2,600 leads (three batches) that
+-- respells each of them between new ones.  Every lead has its one event, with
+-- its answer's action, and the whole call's rows follow lead ids.
+SELECT ec.upsert_leads((SELECT jsonb_agg(jsonb_build_object('property_address', i || ' Order Way',
+	'property_city', 'Austin', 'property_state', 'TX', 'property_zip', '78701') ORDER BY i)
+	FROM generate_series(1, 1300) i), 'evtest') -> 'inserted' AS inserted;
+SELECT coalesce(max(id), 0) AS order_event FROM ec.pipeline_events \gset
+CREATE TEMP TABLE order_call AS
+SELECT ec.upsert_leads((SELECT jsonb_agg(CASE WHEN i % 2 = 1
+		THEN jsonb_build_object('property_address', (i + 1) / 2 || ' order wy', 'property_city', 'austin',
+			'property_state', 'Texas', 'property_zip', '78701-1234', 'first_name', 'Ord')
+		ELSE jsonb_build_object('property_address', 2000 + i || ' Order Way', 'property_city', 'Austin',
+			'property_state', 'TX', 'property_zip', '78701') END ORDER BY i)
+	FROM generate_series(1, 2600) i), 'evtest') AS answer;
+SELECT answer -> 'merged' AS merged, answer -> 'inserted' AS inserted FROM order_call;
+SELECT count(*) AS events, count(DISTINCT e.lead_id) AS leads,
+	count(*) FILTER (WHERE e.detail ->> 'action' = r.value ->> 'action') AS same_action
+FROM ec.pipeline_events e
+JOIN (SELECT value FROM order_call, jsonb_array_elements(answer -> 'results')) r
+	ON (r.value ->> 'lead_id')::bigint = e.lead_id
+WHERE e.id > :order_event;
+SELECT bool_and(lead_id > prev) AS in_lead_order
+FROM (SELECT lead_id, lag(lead_id) OVER (ORDER BY id) AS prev FROM ec.pipeline_events WHERE id > :order_event) x
+WHERE prev IS NOT NULL;
+DROP TABLE order_call;
+
 -- the leads of this file go again (the next suites count leads)
 DELETE FROM ec.leads WHERE sources = '{evtest}';

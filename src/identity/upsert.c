@@ -2793,12 +2793,13 @@ EventValues(const Batch *b, int i, Datum *v, bool *nulls)
 }
 
 /*
- * The order a batch's events are appended in: by lead id, in the batch's
- * order for one lead.  The log's lead index then takes the new leads'
- * entries (the highest ids, in a row) on its rightmost page without a
- * descent of the tree each: in the input's order, each entry of a stored
- * lead between two new ones sends the next one down from the root again.
- * That is half the events' descents of the bench's workload.
+ * The order kept events are appended in: by lead id, in the call's order
+ * for one lead.  The log's lead index then takes the new leads' entries (the
+ * highest ids, in a row) on its rightmost page without a descent of the tree
+ * each (in the input's order, each entry of a stored lead between two new
+ * ones sends the next one down from the root again: half the events'
+ * descents of the bench's workload), and the stored leads' entries in key
+ * order, several to a page while it is in the CPU's caches.
  */
 static int
 CompareEventLead(const void *a, const void *b, void *arg)
