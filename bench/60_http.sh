@@ -18,7 +18,7 @@ bench_http_stop() {
 	[ -f "$HTTP_DIR/nginx.pid" ] && kill "$(cat "$HTTP_DIR/nginx.pid")" 2>/dev/null
 	rm -f "$HTTP_DIR/nginx.pid"
 }
-trap 'bench_http_stop; ec_cluster_stop "$BENCH_DIR"' EXIT
+trap 'bench_http_stop; bench_cleanup' EXIT
 
 ec_as_user mkdir -p "$HTTP_DIR"
 ec_as_user tee "$HTTP_DIR/nginx.conf" >/dev/null <<NGINX
@@ -170,4 +170,4 @@ bench_row "HTTP queue: 2,000 fast requests with 50 slow (3 s) queued first" \
 
 bench_sql "TRUNCATE ec.http_requests, ec.http_responses; DROP TABLE bench_http_lat" >/dev/null
 bench_http_stop
-trap 'ec_cluster_stop "$BENCH_DIR"' EXIT
+trap bench_cleanup EXIT

@@ -54,7 +54,12 @@ bench_huge_status() {
 	pid=$(head -1 "$BENCH_DIR/data/postmaster.pid" 2>/dev/null) || { echo off; return; }
 	if grep -q 'KernelPageSize: *2048 kB' "/proc/$pid/smaps" 2>/dev/null; then echo on; else echo off; fi
 }
-trap 'ec_cluster_stop "$BENCH_DIR"; [ -z "$HUGE_RESTORE" ] || echo "$HUGE_RESTORE" >/proc/sys/vm/nr_hugepages' EXIT
+# at exit (a bench script that sets its own trap calls it too)
+bench_cleanup() {
+	ec_cluster_stop "$BENCH_DIR"
+	if [ -n "$HUGE_RESTORE" ]; then echo "$HUGE_RESTORE" >/proc/sys/vm/nr_hugepages; fi
+}
+trap bench_cleanup EXIT
 EC_CLUSTER_PRESTART=bench_huge_pages
 EC_CLUSTER_CONF="shared_buffers = '2GB'
 huge_pages = try

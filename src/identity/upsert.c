@@ -188,8 +188,9 @@ typedef struct LeadOut
  * A bulk call's events are kept until EVENTS_MAX of them (or the call's
  * end) and written together, in lead-id order: the log's lead index then
  * takes the entries of a whole call's stored leads in key order, a few per
- * page, where a batch's entries each went to a page of their own.  About
- * 100 bytes an event while kept.
+ * page, where a batch's entries each went to a page of their own.  An
+ * event kept takes 43 bytes (their values are shared: a batch's duration, a
+ * few types and details), so 5.6 MB at most.
  */
 #define EVENTS_MAX 131072
 
@@ -197,6 +198,7 @@ typedef struct Batch
 {
 	int			n;
 	int			cap;			/* room for this many events */
+	int			max;			/* written when this many are kept */
 	Datum	   *type;
 	bool	   *ok;
 	Datum	   *lead;
@@ -2995,6 +2997,23 @@ BatchAdd(Batch *b, const char *type, bool ok, int64 lead_id, int64 broker_id,
 	MemoryContextSwitchTo(old);
 }
 
+/* room for twice as many events (up to b->max), in the arrays' context */
+static void
+BatchGrow(Batch *b)
+{
+	int			cap = Min(b->cap * 2, b->max);
+
+	b->type = repalloc(b->type, sizeof(Datum) * cap);
+	b->ok = repalloc(b->ok, sizeof(bool) * cap);
+	b->lead = repalloc(b->lead, sizeof(Datum) * cap);
+	b->lead_null = repalloc(b->lead_null, sizeof(bool) * cap);
+	b->broker = repalloc(b->broker, sizeof(Datum) * cap);
+	b->broker_null = repalloc(b->broker_null, sizeof(bool) * cap);
+	b->ms = repalloc(b->ms, sizeof(Datum) * cap);
+	b->detail = repalloc(b->detail, sizeof(Datum) * cap);
+	b->cap = cap;
+}
+
 /*
  * The lead's dedupe_success (or dedupe_failed) event: its detail built as
  * jsonb here (no text to parse per event), once per distinct detail while
@@ -3061,7 +3080,12 @@ AddEvents(Batch *b, const LeadIn *in, const LeadOut *out, double ms)
 	MemoryContext old;
 
 	if (b->n >= b->cap - 1)
-		BatchFlush(b);
+	{
+		if (b->cap < b->max)
+			BatchGrow(b);
+		else
+			BatchFlush(b);
+	}
 	old = MemoryContextSwitchTo(b->cxt);
 	if (b->lead_events)
 		AddDedupeEvent(b, in, out, ms);
@@ -3325,16 +3349,17 @@ TakeLeadEvents(void)
 }
 
 /*
- * big: a bulk call's, kept up to EVENTS_MAX events; else a one-lead call's
- * (two events at most)
+ * big: a bulk call's, kept up to EVENTS_MAX events (room made as they come);
+ * else a one-lead call's (two events at most)
  */
 static void
 BatchInit(Batch *b, bool big)
 {
-	int			cap = big ? EVENTS_MAX : 4;
+	int			cap = big ? 1024 : 4;
 
 	b->n = 0;
 	b->cap = cap;
+	b->max = big ? EVENTS_MAX : cap;
 	b->type = palloc(sizeof(Datum) * cap);
 	b->ok = palloc(sizeof(bool) * cap);
 	b->lead = palloc(sizeof(Datum) * cap);
