@@ -92,6 +92,7 @@ c_rates=() pl_rates=()
 for k in $(seq "$BULK_RUNS"); do
 	c_ms=$(bench_ms "SELECT ec.upsert_leads(leads, 'bench') FROM bench.wlb${k}_array")
 	pl_ms=$(bench_ms "SELECT bench.pl_upsert_leads(leads, 'bench') FROM bench.wlb${k}_array")
+	ec_log "identity: bulk call $k: ours $c_ms ms, PL/pgSQL $pl_ms ms"
 	c_rates+=("$(ratio "$BULK" "$(ratio "$c_ms" 1000 6)" 0)")
 	pl_rates+=("$(ratio "$BULK" "$(ratio "$pl_ms" 1000 6)" 0)")
 done

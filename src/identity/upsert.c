@@ -2960,14 +2960,18 @@ BatchAdd(Batch *b, const char *type, bool ok, int64 lead_id, int64 broker_id,
 	/* type: one of a few constants, its text made once */
 	for (t = 0; t < b->ntypes && b->types[t].name != type; t++)
 		;
-	if (t == b->ntypes)
+	if (t < b->ntypes)
+		b->type[b->n] = b->types[t].text;
+	else
 	{
-		Assert(t < lengthof(b->types));
-		b->types[t].name = type;
-		b->types[t].text = CStringGetTextDatum(type);
-		b->ntypes++;
+		b->type[b->n] = CStringGetTextDatum(type);
+		if (t < lengthof(b->types))
+		{
+			b->types[t].name = type;
+			b->types[t].text = b->type[b->n];
+			b->ntypes++;
+		}
 	}
-	b->type[b->n] = b->types[t].text;
 	b->ok[b->n] = ok;
 	b->lead[b->n] = Int64GetDatum(lead_id);
 	b->lead_null[b->n] = lead_id == 0;
