@@ -3001,20 +3001,25 @@ BatchAdd(Batch *b, const char *type, bool ok, int64 lead_id, int64 broker_id,
 	MemoryContextSwitchTo(old);
 }
 
-/* room for twice as many events (up to b->max), in the arrays' context */
-static void
-BatchGrow(Batch *b)
+/* p made room for size bytes: allocated in the current context, or grown in its own */
+static void *
+Resize(void *p, Size size)
 {
-	int			cap = Min(b->cap * 2, b->max);
+	return p ? repalloc(p, size) : palloc(size);
+}
 
-	b->type = repalloc(b->type, sizeof(Datum) * cap);
-	b->ok = repalloc(b->ok, sizeof(bool) * cap);
-	b->lead = repalloc(b->lead, sizeof(Datum) * cap);
-	b->lead_null = repalloc(b->lead_null, sizeof(bool) * cap);
-	b->broker = repalloc(b->broker, sizeof(Datum) * cap);
-	b->broker_null = repalloc(b->broker_null, sizeof(bool) * cap);
-	b->ms = repalloc(b->ms, sizeof(Datum) * cap);
-	b->detail = repalloc(b->detail, sizeof(Datum) * cap);
+/* room for cap events in each of the batch's arrays, what they hold kept */
+static void
+BatchRoom(Batch *b, int cap)
+{
+	b->type = Resize(b->type, sizeof(Datum) * cap);
+	b->ok = Resize(b->ok, sizeof(bool) * cap);
+	b->lead = Resize(b->lead, sizeof(Datum) * cap);
+	b->lead_null = Resize(b->lead_null, sizeof(bool) * cap);
+	b->broker = Resize(b->broker, sizeof(Datum) * cap);
+	b->broker_null = Resize(b->broker_null, sizeof(bool) * cap);
+	b->ms = Resize(b->ms, sizeof(Datum) * cap);
+	b->detail = Resize(b->detail, sizeof(Datum) * cap);
 	b->cap = cap;
 }
 
@@ -3086,7 +3091,7 @@ AddEvents(Batch *b, const LeadIn *in, const LeadOut *out, double ms)
 	if (b->n >= b->cap - 1)
 	{
 		if (b->cap < b->max)
-			BatchGrow(b);
+			BatchRoom(b, Min(b->cap * 2, b->max));
 		else
 			BatchFlush(b);
 	}
@@ -3359,23 +3364,9 @@ TakeLeadEvents(void)
 static void
 BatchInit(Batch *b, bool big)
 {
-	int			cap = big ? 1024 : 4;
-
-	b->n = 0;
-	b->cap = cap;
-	b->max = big ? EVENTS_MAX : cap;
-	b->type = palloc(sizeof(Datum) * cap);
-	b->ok = palloc(sizeof(bool) * cap);
-	b->lead = palloc(sizeof(Datum) * cap);
-	b->lead_null = palloc(sizeof(bool) * cap);
-	b->broker = palloc(sizeof(Datum) * cap);
-	b->broker_null = palloc(sizeof(bool) * cap);
-	b->ms = palloc(sizeof(Datum) * cap);
-	b->detail = palloc(sizeof(Datum) * cap);
-	b->has_ms = false;
-	b->ntypes = 0;
-	b->queued_detail = (Datum) 0;
-	b->ndetails = 0;
+	memset(b, 0, sizeof(Batch));
+	b->max = big ? EVENTS_MAX : 4;
+	BatchRoom(b, big ? 1024 : 4);
 	b->lead_events = true;
 	if (big)
 		b->cxt = AllocSetContextCreate(CurrentMemoryContext, "ec upsert batch",
