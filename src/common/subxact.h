@@ -57,4 +57,13 @@ EcSubxactAbort(MemoryContext cxt, ResourceOwner owner)
 	return edata;
 }
 
+/* Rolls the subtransaction back without an error; restores cxt and owner. */
+static inline void
+EcSubxactRollback(MemoryContext cxt, ResourceOwner owner)
+{
+	RollbackAndReleaseCurrentSubTransaction();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+}
+
 #endif							/* EC_SUBXACT_H */

@@ -817,6 +817,146 @@ Worse(EcVerdict a, EcVerdict b)
 	return a > b ? a : b;
 }
 
+/*
+ * What ParseKeys made of a lead, kept so that parsing the lead again does
+ * not normalize its address again: the columns it sets (texts and a bytea),
+ * its warnings and its reason to reject the lead.
+ */
+#define NKEYCOLS 10
+static const LeadCol KeyCols[NKEYCOLS] = {C_ADDRESS, C_UNIT, C_CITY, C_STATE, C_ZIP, C_ADDR_HASH,
+C_COUNTY_FIPS, C_APN, C_APN_KEY, C_MAK};
+
+typedef struct KeyVals
+{
+	const char *reject;
+	List	   *warnings;		/* constant texts */
+	Datum		v[NKEYCOLS];
+	bool		null[NKEYCOLS];
+} KeyVals;
+
+/* in's key columns, warnings and reject reason, in one allocation */
+static KeyVals *
+KeyValsMake(const LeadIn *in)
+{
+	Size		size = MAXALIGN(sizeof(KeyVals));
+	KeyVals    *kv;
+	char	   *p;
+	int			k;
+
+	for (k = 0; k < NKEYCOLS; k++)
+		if (!in->row.null[KeyCols[k]])
+			size += INTALIGN(VARSIZE_ANY(DatumGetPointer(in->row.v[KeyCols[k]])));
+	kv = palloc(size);
+	p = (char *) kv + MAXALIGN(sizeof(KeyVals));
+	kv->reject = in->reject;
+	kv->warnings = list_copy(in->warnings);
+	for (k = 0; k < NKEYCOLS; k++)
+	{
+		kv->null[k] = in->row.null[KeyCols[k]];
+		kv->v[k] = (Datum) 0;
+		if (!kv->null[k])
+		{
+			const void *v = DatumGetPointer(in->row.v[KeyCols[k]]);
+
+			memcpy(p, v, VARSIZE_ANY(v));
+			kv->v[k] = PointerGetDatum(p);
+			p += INTALIGN(VARSIZE_ANY(v));
+		}
+	}
+	return kv;
+}
+
+/*
+ * The end of ParseLead: the normalized address and its hash, the county,
+ * the APN key and the MAK, from the fields as they came.
+ */
+static void
+ParseKeys(LeadIn *in, char **addr, char *county, char *apn, char *mak)
+{
+	/* the property and its address hash */
+	if (addr[0] || addr[1] || addr[2] || addr[3] || addr[4])
+	{
+		EcAddress	a;
+		EcAddrStatus st;
+
+		st = EcAddressNormalize(addr[0], addr[0] ? strlen(addr[0]) : 0,
+								addr[1], addr[1] ? strlen(addr[1]) : 0,
+								addr[2], addr[2] ? strlen(addr[2]) : 0,
+								addr[3], addr[3] ? strlen(addr[3]) : 0,
+								addr[4], addr[4] ? strlen(addr[4]) : 0, &a);
+		if (st == EC_ADDR_OK)
+		{
+			bytea	   *h = palloc(VARHDRSZ + EC_ADDR_HASH_LEN);
+
+			SetText(&in->row, C_ADDRESS, a.line);
+			SetText(&in->row, C_UNIT, a.unit[0] ? a.unit : NULL);
+			SetText(&in->row, C_CITY, a.city[0] ? a.city : NULL);
+			SetText(&in->row, C_STATE, (a.state[0] && !(a.flags & EC_ADDR_WARN_STATE)) ? a.state : NULL);
+			SetText(&in->row, C_ZIP, a.zip5[0] ? a.zip5 : NULL);
+			if (a.flags & EC_ADDR_WARN_STATE)
+				Warn(in, "property_state_unknown");
+			if (a.flags & EC_ADDR_WARN_ZIP)
+				Warn(in, "property_zip_invalid");
+			SET_VARSIZE(h, VARHDRSZ + EC_ADDR_HASH_LEN);
+			if (EcAddressHash(&a, (unsigned char *) VARDATA(h)) == EC_ADDR_OK)
+			{
+				in->row.v[C_ADDR_HASH] = PointerGetDatum(h);
+				in->row.null[C_ADDR_HASH] = false;
+			}
+			else
+				Warn(in, "address_incomplete");
+		}
+		else if (st != EC_ADDR_EMPTY)
+			Warn(in, EcAddrStatusReason(st));
+		else if (addr[3])
+		{
+			const char *code = EcStateCode(addr[3], strlen(addr[3]));
+
+			if (code)
+				SetText(&in->row, C_STATE, code);
+		}
+	}
+
+	/* county, APN, MAK */
+	if (county)
+	{
+		char		fips[6];
+		const char *code;
+
+		if (EcCountyFips(addr[3], addr[3] ? strlen(addr[3]) : 0, county, strlen(county),
+						 fips, &code) == EC_KEY_OK)
+			SetText(&in->row, C_COUNTY_FIPS, fips);
+		else
+			Warn(in, "county_fips_invalid");
+	}
+	if (apn)
+	{
+		char		key[EC_APN_KEY_MAX + 1];
+		EcKeyStatus st = EcApnNormalize(apn, strlen(apn), addr[3], addr[3] ? strlen(addr[3]) : 0,
+										county, county ? strlen(county) : 0, key);
+
+		if (st == EC_KEY_OK)
+		{
+			SetText(&in->row, C_APN, apn);
+			SetText(&in->row, C_APN_KEY, key);
+		}
+		else
+			Warn(in, EcKeyStatusReason(st));
+	}
+	if (mak)
+	{
+		char		m[EC_MAK_LEN + 1];
+
+		if (EcMakNormalize(mak, strlen(mak), m) == EC_KEY_OK)
+			SetText(&in->row, C_MAK, m);
+		else
+			Warn(in, "mak_invalid");
+	}
+
+	if (in->row.null[C_MAK] && in->row.null[C_APN_KEY] && in->row.null[C_ADDR_HASH])
+		in->reject = "no_identity_key";
+}
+
 /* ---------------------------------------------------------------------
  * Parsing one lead
  * --------------------------------------------------------------------- */
@@ -899,7 +1039,7 @@ LookupKey(const char *s, int len)
 }
 
 static void
-ParseLead(Jsonb *jb, const char *source, LeadIn *in)
+ParseLead(Jsonb *jb, const char *source, LeadIn *in, bool keys_only, const KeyVals *kv)
 {
 	JsonbIterator *it;
 	JsonbValue	k,
@@ -938,6 +1078,15 @@ ParseLead(Jsonb *jb, const char *source, LeadIn *in)
 			continue;
 		r = JsonbIteratorNext(&it, &v, true);
 		key = LookupKey(k.val.string.val, k.val.string.len);
+		if (keys_only || kv != NULL)
+		{
+			bool		is_key = key == K_ADDRESS || key == K_UNIT || key == K_CITY || key == K_STATE ||
+				key == K_ZIP || key == K_COUNTY_FIPS || key == K_APN || key == K_MAK;
+
+			/* keys only; or all but the keys, which kv has */
+			if (is_key != keys_only)
+				continue;
+		}
 		/*
 		 * An "extra" object (an upload's unmapped columns) joins the lead's
 		 * extra key by key: its keys are never read as lead fields, and they
@@ -1136,6 +1285,11 @@ ParseLead(Jsonb *jb, const char *source, LeadIn *in)
 				break;
 		}
 	}
+	if (keys_only)
+	{
+		ParseKeys(in, addr, county, apn, mak);
+		return;
+	}
 	{
 		JsonbValue *res = pushJsonbValue(&extra, WJB_END_OBJECT, NULL);
 
@@ -1176,88 +1330,21 @@ ParseLead(Jsonb *jb, const char *source, LeadIn *in)
 		in->row.null[C_CODES] = false;
 	}
 
-	/* the property and its address hash */
-	if (addr[0] || addr[1] || addr[2] || addr[3] || addr[4])
+	if (kv == NULL)
+		ParseKeys(in, addr, county, apn, mak);
+	else
 	{
-		EcAddress	a;
-		EcAddrStatus st;
+		int			k;
 
-		st = EcAddressNormalize(addr[0], addr[0] ? strlen(addr[0]) : 0,
-								addr[1], addr[1] ? strlen(addr[1]) : 0,
-								addr[2], addr[2] ? strlen(addr[2]) : 0,
-								addr[3], addr[3] ? strlen(addr[3]) : 0,
-								addr[4], addr[4] ? strlen(addr[4]) : 0, &a);
-		if (st == EC_ADDR_OK)
+		for (k = 0; k < NKEYCOLS; k++)
 		{
-			bytea	   *h = palloc(VARHDRSZ + EC_ADDR_HASH_LEN);
-
-			SetText(&in->row, C_ADDRESS, a.line);
-			SetText(&in->row, C_UNIT, a.unit[0] ? a.unit : NULL);
-			SetText(&in->row, C_CITY, a.city[0] ? a.city : NULL);
-			SetText(&in->row, C_STATE, (a.state[0] && !(a.flags & EC_ADDR_WARN_STATE)) ? a.state : NULL);
-			SetText(&in->row, C_ZIP, a.zip5[0] ? a.zip5 : NULL);
-			if (a.flags & EC_ADDR_WARN_STATE)
-				Warn(in, "property_state_unknown");
-			if (a.flags & EC_ADDR_WARN_ZIP)
-				Warn(in, "property_zip_invalid");
-			SET_VARSIZE(h, VARHDRSZ + EC_ADDR_HASH_LEN);
-			if (EcAddressHash(&a, (unsigned char *) VARDATA(h)) == EC_ADDR_OK)
-			{
-				in->row.v[C_ADDR_HASH] = PointerGetDatum(h);
-				in->row.null[C_ADDR_HASH] = false;
-			}
-			else
-				Warn(in, "address_incomplete");
+			in->row.v[KeyCols[k]] = kv->v[k];
+			in->row.null[KeyCols[k]] = kv->null[k];
 		}
-		else if (st != EC_ADDR_EMPTY)
-			Warn(in, EcAddrStatusReason(st));
-		else if (addr[3])
-		{
-			const char *code = EcStateCode(addr[3], strlen(addr[3]));
-
-			if (code)
-				SetText(&in->row, C_STATE, code);
-		}
+		in->warnings = list_concat(in->warnings, kv->warnings);
+		if (kv->reject)
+			in->reject = kv->reject;
 	}
-
-	/* county, APN, MAK */
-	if (county)
-	{
-		char		fips[6];
-		const char *code;
-
-		if (EcCountyFips(addr[3], addr[3] ? strlen(addr[3]) : 0, county, strlen(county),
-						 fips, &code) == EC_KEY_OK)
-			SetText(&in->row, C_COUNTY_FIPS, fips);
-		else
-			Warn(in, "county_fips_invalid");
-	}
-	if (apn)
-	{
-		char		key[EC_APN_KEY_MAX + 1];
-		EcKeyStatus st = EcApnNormalize(apn, strlen(apn), addr[3], addr[3] ? strlen(addr[3]) : 0,
-										county, county ? strlen(county) : 0, key);
-
-		if (st == EC_KEY_OK)
-		{
-			SetText(&in->row, C_APN, apn);
-			SetText(&in->row, C_APN_KEY, key);
-		}
-		else
-			Warn(in, EcKeyStatusReason(st));
-	}
-	if (mak)
-	{
-		char		m[EC_MAK_LEN + 1];
-
-		if (EcMakNormalize(mak, strlen(mak), m) == EC_KEY_OK)
-			SetText(&in->row, C_MAK, m);
-		else
-			Warn(in, "mak_invalid");
-	}
-
-	if (in->row.null[C_MAK] && in->row.null[C_APN_KEY] && in->row.null[C_ADDR_HASH])
-		in->reject = "no_identity_key";
 }
 
 /* ---------------------------------------------------------------------
@@ -1981,6 +2068,9 @@ typedef struct BLead
 	LeadOut		out;
 	BState	   *state;			/* NULL: rejected, or redone one by one */
 	bool		redo;
+	bool		late;			/* went the one-lead way after the writes */
+	int			idx;			/* its position in the call's window */
+	int64		touched[3];		/* stored leads its keys found (0: none) */
 } BLead;
 
 /* a key of the batch's table: its kind and its value's bytes, zero-padded */
@@ -2198,15 +2288,15 @@ ColumnArray(BState **states, int n, LeadCol c)
 }
 
 static Datum
-KeyArray(BLead *leads, int n, LeadCol c)
+KeyArray(BLead **leads, int n, LeadCol c)
 {
 	Datum	   *vals = palloc(sizeof(Datum) * Max(n, 1));
 	int			i,
 				m = 0;
 
 	for (i = 0; i < n; i++)
-		if (leads[i].in.reject == NULL && !leads[i].in.row.null[c])
-			vals[m++] = leads[i].in.row.v[c];
+		if (leads[i]->in.reject == NULL && !leads[i]->in.row.null[c])
+			vals[m++] = leads[i]->in.row.v[c];
 	if (m == 0)
 		return PointerGetDatum(construct_empty_array(Cols[c].type));
 	return PointerGetDatum(construct_array(vals, m, Cols[c].type, -1, false, TYPALIGN_INT));
@@ -2238,7 +2328,7 @@ CompareKey(const void *a, const void *b, void *arg)
  * when the lookup must be the SELECT: nothing was done.
  */
 static bool
-BatchLookupDirect(BLead *leads, int n, HTAB *keys)
+BatchLookupDirect(BLead **leads, int n, HTAB *keys)
 {
 	static const LeadCol keycols[EC_PROBE_NKEYS] = {C_MAK, C_APN_KEY, C_ADDR_HASH};
 	static const char kinds[EC_PROBE_NKEYS] = {'m', 'a', 'h'};
@@ -2258,8 +2348,8 @@ BatchLookupDirect(BLead *leads, int n, HTAB *keys)
 					i;
 
 		for (i = 0; i < n; i++)
-			if (leads[i].in.reject == NULL && !leads[i].in.row.null[c])
-				rows[m++] = &leads[i].in.row;
+			if (leads[i]->in.reject == NULL && !leads[i]->in.row.null[c])
+				rows[m++] = &leads[i]->in.row;
 		qsort_arg(rows, m, sizeof(LeadRow *), CompareKey, &c);
 		for (i = 0; i < m; i++)
 		{
@@ -2611,7 +2701,7 @@ BatchUpdate(BState **states, int n)
 
 /* Step 1 of a batch through the lookup SELECT: its rows into keys. */
 static void
-BatchLookupSql(BLead *leads, int n, HTAB *keys)
+BatchLookupSql(BLead **leads, int n, HTAB *keys)
 {
 	Datum		args[3];
 	int			rc;
@@ -2655,7 +2745,7 @@ BatchLookupSql(BLead *leads, int n, HTAB *keys)
  * one-lead way were processed by UpsertOne.
  */
 static void
-UpsertBatch(BLead *leads, int n)
+UpsertBatch(BLead **leads, int n)
 {
 	HASHCTL		ctl;
 	HTAB	   *keys;
@@ -2681,7 +2771,7 @@ UpsertBatch(BLead *leads, int n)
 	/* 2. the cascade and the merges, in memory */
 	for (i = 0; i < n; i++)
 	{
-		BLead	   *l = &leads[i];
+		BLead	   *l = leads[i];
 		BState	   *by_mak,
 				   *by_apn,
 				   *by_hash,
@@ -2692,6 +2782,9 @@ UpsertBatch(BLead *leads, int n)
 		ColMask		changed;
 
 		memset(&l->out, 0, sizeof(l->out));
+		memset(l->touched, 0, sizeof(l->touched));
+		l->state = NULL;
+		l->redo = l->late = false;
 		l->out.warnings = l->in.warnings;
 		if (l->in.reject)
 		{
@@ -2703,6 +2796,9 @@ UpsertBatch(BLead *leads, int n)
 		by_apn = KeyFind(keys, 'a', C_APN_KEY, &l->in.row);
 		by_hash = KeyFind(keys, 'h', C_ADDR_HASH, &l->in.row);
 		a = by_mak ? by_mak : by_apn ? by_apn : by_hash;
+		l->touched[0] = by_mak && by_mak->exists ? by_mak->row.id : 0;
+		l->touched[1] = by_apn && by_apn->exists ? by_apn->row.id : 0;
+		l->touched[2] = by_hash && by_hash->exists ? by_hash->row.id : 0;
 
 		if (a == NULL)
 		{
@@ -2755,13 +2851,14 @@ UpsertBatch(BLead *leads, int n)
 	/* 4. answers; what could not be written goes the one-lead way */
 	for (i = 0; i < n; i++)
 	{
-		BLead	   *l = &leads[i];
+		BLead	   *l = leads[i];
 
 		if (l->in.reject)
 			continue;
 		if (l->redo || l->state == NULL || l->state->lost)
 		{
 			UpsertOne(&l->in, &l->out);
+			l->late = true;
 			continue;
 		}
 		l->out.lead_id = l->state->row.id;
@@ -3029,7 +3126,7 @@ BatchRoom(Batch *b, int cap)
  * the batch lasts: the strings compared are constants and the call's source.
  */
 static void
-AddDedupeEvent(Batch *b, const LeadIn *in, const LeadOut *out, double ms)
+AddDedupeEvent(Batch *b, const char *source, const LeadOut *out, double ms)
 {
 	bool		ok = strcmp(out->action, "rejected") != 0;
 	const char *reason = ok ? NULL : out->reason;
@@ -3038,7 +3135,7 @@ AddDedupeEvent(Batch *b, const LeadIn *in, const LeadOut *out, double ms)
 
 	for (i = 0; i < b->ndetails; i++)
 		if (b->details[i].action == out->action && b->details[i].matched_on == out->matched_on &&
-			b->details[i].source == in->source && b->details[i].reason == reason &&
+			b->details[i].source == source && b->details[i].reason == reason &&
 			b->details[i].conflict == (out->conflict != NULL))
 		{
 			detail = DatumGetJsonbP(b->details[i].detail);
@@ -3051,7 +3148,7 @@ AddDedupeEvent(Batch *b, const LeadIn *in, const LeadOut *out, double ms)
 		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 		EcJsonbPushText(&st, "action", out->action);
 		EcJsonbPushText(&st, "matched_on", out->matched_on);
-		EcJsonbPushText(&st, "source", in->source);
+		EcJsonbPushText(&st, "source", source);
 		if (out->conflict)
 		{
 			JsonbValue	t;
@@ -3068,7 +3165,7 @@ AddDedupeEvent(Batch *b, const LeadIn *in, const LeadOut *out, double ms)
 		{
 			b->details[b->ndetails].action = out->action;
 			b->details[b->ndetails].matched_on = out->matched_on;
-			b->details[b->ndetails].source = in->source;
+			b->details[b->ndetails].source = source;
 			b->details[b->ndetails].reason = reason;
 			b->details[b->ndetails].conflict = out->conflict != NULL;
 			b->details[b->ndetails++].detail = JsonbPGetDatum(detail);
@@ -3084,7 +3181,7 @@ AddDedupeEvent(Batch *b, const LeadIn *in, const LeadOut *out, double ms)
  * leads_staging), and campaign_queued when the lead became queued.
  */
 static void
-AddEvents(Batch *b, const LeadIn *in, const LeadOut *out, double ms)
+AddEvents(Batch *b, const char *source, const LeadOut *out, double ms)
 {
 	MemoryContext old;
 
@@ -3097,7 +3194,7 @@ AddEvents(Batch *b, const LeadIn *in, const LeadOut *out, double ms)
 	}
 	old = MemoryContextSwitchTo(b->cxt);
 	if (b->lead_events)
-		AddDedupeEvent(b, in, out, ms);
+		AddDedupeEvent(b, source, out, ms);
 	if (out->queued || (out->status && strcmp(out->action, "inserted") == 0 &&
 						strcmp(out->status, "queued") == 0))
 	{
@@ -3206,11 +3303,11 @@ ProcessOne(Jsonb *lead, const char *source, Batch *events, Counts *counts,
 				dur;
 
 	INSTR_TIME_SET_CURRENT(start);
-	ParseLead(lead, source, &in);
+	ParseLead(lead, source, &in, false, NULL);
 	UpsertOne(&in, out);
 	INSTR_TIME_SET_CURRENT(dur);
 	INSTR_TIME_SUBTRACT(dur, start);
-	AddEvents(events, &in, out, INSTR_TIME_GET_MILLISEC(dur));
+	AddEvents(events, in.source, out, INSTR_TIME_GET_MILLISEC(dur));
 	CountOne(counts, out);
 }
 
@@ -3218,19 +3315,56 @@ ProcessOne(Jsonb *lead, const char *source, Batch *events, Counts *counts,
 typedef struct StagedDone StagedDone;
 static void StagedAdd(StagedDone *sd, int64 staging_id, const LeadOut *out);
 
-/* leads gathered for one UpsertBatch */
+/*
+ * A bulk call's leads are upserted in windows of up to WINDOW_MAX leads,
+ * in batches of BATCH_MAX.  A window of more than one batch is ordered by
+ * the leads' keys rather than by their input positions: each batch then
+ * covers a narrow range of the keys' indexes, so its probes and its new
+ * leads' index entries keep to a few pages that stay in the CPU's caches.
+ * To order it, the window's leads are read twice: once for their keys
+ * only (ParseLead's keys_only), and once whole, a batch at a time, so that
+ * a window holds no more than each lead's keys and answer.
+ *
+ * The order changes nothing a lead's answer says.  Leads that share a key
+ * form a group that goes into one batch (or consecutive ones) in input
+ * order, so they merge in input order as before; answers, counts, events
+ * and staging rows are given in input order when the window is done.  Two
+ * leads without a common key can still reach one lead (one by its MAK,
+ * another by its address hash), which only the look-ups tell: so the
+ * window runs in a subtransaction and records the leads each lead reached;
+ * if any was reached out of input order, the window is rolled back and
+ * done again in input order.  New leads take their ids in the order they
+ * are written: by key within a window.
+ */
+#define WINDOW_MAX 100000
+
+/* a lead of the window */
+typedef struct WLead
+{
+	JsonbValue	jv;				/* as it came: into the call's input, or a copy */
+	int64		staging_id;
+	LeadOut		out;			/* its answer, in the window's memory */
+	const struct varlena *keys[3];	/* address hash, APN key, MAK, or NULL */
+	KeyVals    *kv;				/* what its keys' parse made (in wcxt), or NULL */
+} WLead;
+
+/* leads gathered for one window */
 typedef struct BatchRun
 {
 	const char *source;
-	BLead	   *leads;
-	int64	   *staging_ids;
+	WLead	   *leads;			/* the window, in input order */
 	int			n;
-	MemoryContext cxt;
+	int			cap;
+	BLead	   *batch;			/* one batch's leads, parsed */
+	MemoryContext wcxt;			/* the window's keys and answers */
+	MemoryContext cxt;			/* one batch's work, reset after each */
 	instr_time	start;
 	Batch	   *events;
 	Counts	   *counts;
 	EcJbArray  *results;		/* per-lead answers, or NULL */
 	StagedDone *done;			/* staging rows to mark, or NULL */
+	const char *statuses[8];	/* campaign_status texts kept in wcxt */
+	int			nstatuses;
 } BatchRun;
 
 static void
@@ -3239,8 +3373,12 @@ BatchRunInit(BatchRun *br, const char *source, Batch *events, Counts *counts,
 {
 	memset(br, 0, sizeof(*br));
 	br->source = source;
-	br->leads = palloc0(sizeof(BLead) * BATCH_MAX);
-	br->staging_ids = palloc0(sizeof(int64) * BATCH_MAX);
+	br->cap = BATCH_MAX;
+	br->leads = palloc(sizeof(WLead) * br->cap);
+	br->batch = palloc(sizeof(BLead) * BATCH_MAX);
+	br->wcxt = AllocSetContextCreate(CurrentMemoryContext, "ec upsert window",
+									 ALLOCSET_DEFAULT_SIZES);
+
 	/*
 	 * One block that holds a whole batch (about 9 MB for 1,000 leads) and is
 	 * kept across resets: memory freed and allocated again per batch came
@@ -3256,6 +3394,398 @@ BatchRunInit(BatchRun *br, const char *source, Batch *events, Counts *counts,
 	PrepareBatchPlans();
 }
 
+/* a lead's answer, made in a batch's memory, kept in the window's */
+static void
+KeepOut(BatchRun *br, const LeadOut *from, LeadOut *out)
+{
+	MemoryContext old = MemoryContextSwitchTo(br->wcxt);
+
+	*out = *from;
+	if (out->status)
+	{
+		int			k;
+
+		for (k = 0; k < br->nstatuses; k++)
+			if (strcmp(br->statuses[k], out->status) == 0)
+				break;
+		if (k == br->nstatuses && k < lengthof(br->statuses))
+			br->statuses[br->nstatuses++] = pstrdup(out->status);
+		out->status = k < br->nstatuses ? br->statuses[k] : pstrdup(out->status);
+	}
+	if (out->conflict)
+	{
+		StringInfo	c = makeStringInfo();
+
+		appendBinaryStringInfo(c, out->conflict->data, out->conflict->len);
+		out->conflict = c;
+	}
+	/* warnings and reasons are constant texts */
+	out->warnings = list_copy(out->warnings);
+	MemoryContextSwitchTo(old);
+}
+
+/* a lead that reached a stored or new lead, and when */
+typedef struct Touch
+{
+	int64		lead_id;
+	int			seq;
+	int			idx;			/* the lead's input position */
+} Touch;
+
+static int
+CompareTouch(const void *a, const void *b)
+{
+	const Touch *x = (const Touch *) a;
+	const Touch *y = (const Touch *) b;
+
+	if (x->lead_id != y->lead_id)
+		return x->lead_id < y->lead_id ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq ? 1 : 0;
+}
+
+static void
+TouchAdd(Touch *t, int *nt, int64 lead_id, int idx)
+{
+	int			k;
+
+	if (lead_id == 0)
+		return;
+	/* once per lead and lead reached */
+	for (k = *nt - 1; k >= 0 && t[k].idx == idx; k--)
+		if (t[k].lead_id == lead_id)
+			return;
+	t[*nt].lead_id = lead_id;
+	t[*nt].seq = *nt;
+	t[*nt].idx = idx;
+	(*nt)++;
+}
+
+/*
+ * One batch's touches, in the order its leads were upserted: the batch's
+ * cascade in batch order, then the leads that went the one-lead way.
+ */
+static void
+TouchBatch(BLead **leads, int m, Touch *t, int *nt)
+{
+	int			pass,
+				i,
+				k;
+
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < m; i++)
+		{
+			BLead	   *l = leads[i];
+
+			if (l->in.reject || l->late != (pass == 1))
+				continue;
+			for (k = 0; k < 3; k++)
+				TouchAdd(t, nt, l->touched[k], l->idx);
+			TouchAdd(t, nt, l->out.lead_id, l->idx);
+		}
+}
+
+/* whether every lead was reached in input order */
+static bool
+TouchesInOrder(Touch *t, int nt)
+{
+	int			i;
+
+	qsort(t, nt, sizeof(Touch), CompareTouch);
+	for (i = 1; i < nt; i++)
+		if (t[i].lead_id == t[i - 1].lead_id)
+		{
+			if (t[i].idx < t[i - 1].idx)
+				return false;
+		}
+	return true;
+}
+
+/*
+ * Upsert the window's leads batch by batch in the order given (NULL: input
+ * order; gstart: where each group of the order starts).  With touches,
+ * records the leads each lead reached.
+ */
+static void
+RunBatches(BatchRun *br, const int *order, const bool *gstart, Touch *t, int *nt)
+{
+	BLead	  **batch = palloc(sizeof(BLead *) * BATCH_MAX);
+	int			pos = 0;
+
+	while (pos < br->n)
+	{
+		MemoryContext old = MemoryContextSwitchTo(br->cxt);
+		int			m = 0,
+					i;
+
+		/* a batch ends before a group that would not fit in it whole */
+		while (pos < br->n && m < BATCH_MAX)
+		{
+			int			idx = order ? order[pos] : pos;
+
+			if (order != NULL && m > 0 && gstart[pos])
+			{
+				int			end = pos + 1;
+
+				while (end < br->n && !gstart[end])
+					end++;
+				if (m + (end - pos) > BATCH_MAX)
+					break;
+			}
+			batch[m] = &br->batch[m];
+			ParseLead(JsonbValueToJsonb(&br->leads[idx].jv), br->source, &batch[m]->in, false,
+					  br->leads[idx].kv);
+			batch[m]->idx = idx;
+			m++;
+			pos++;
+		}
+		UpsertBatch(batch, m);
+		MemoryContextSwitchTo(old);
+		if (t != NULL)
+			TouchBatch(batch, m, t, nt);
+		for (i = 0; i < m; i++)
+			KeepOut(br, &batch[i]->out, &br->leads[batch[i]->idx].out);
+		MemoryContextReset(br->cxt);
+	}
+	pfree(batch);
+}
+
+/* a lead's place in the window's order */
+typedef struct OrderKey
+{
+	uint64		prefix;			/* the key's first 8 bytes, big-endian */
+	const struct varlena *key;	/* NULL: no key */
+	int			rank;			/* 0 no key, 1 address hash, 2 APN key, 3 MAK */
+	int			root;			/* the first lead of its group */
+	int			idx;
+} OrderKey;
+
+static void
+OrderKeySet(OrderKey *o, const struct varlena *v, int rank)
+{
+	const unsigned char *p = (const unsigned char *) VARDATA_ANY(v);
+	int			len = VARSIZE_ANY_EXHDR(v),
+				i;
+
+	o->key = v;
+	o->rank = rank;
+	o->prefix = 0;
+	for (i = 0; i < 8; i++)
+		o->prefix = (o->prefix << 8) | (i < len ? p[i] : 0);
+}
+
+static bool
+KeyBytesEqual(const struct varlena *a, const struct varlena *b)
+{
+	return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
+		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
+}
+
+static inline int
+CompareOrderKey(const OrderKey *x, const OrderKey *y)
+{
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
+	if (x->prefix != y->prefix)
+		return x->prefix < y->prefix ? -1 : 1;
+	if (x->key != NULL && y->key != NULL && x->key != y->key)
+	{
+		int			lx = VARSIZE_ANY_EXHDR(x->key),
+					ly = VARSIZE_ANY_EXHDR(y->key);
+		int			r = memcmp(VARDATA_ANY(x->key), VARDATA_ANY(y->key), Min(lx, ly));
+
+		if (r != 0 || lx != ly)
+			return r != 0 ? r : lx < ly ? -1 : 1;
+	}
+	if (x->root != y->root)
+		return x->root < y->root ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx ? 1 : 0;
+}
+
+/* sort_order_keys(): OrderKeys sorted by CompareOrderKey, inlined */
+#define ST_SORT sort_order_keys
+#define ST_ELEMENT_TYPE OrderKey
+#define ST_COMPARE(a, b) CompareOrderKey(a, b)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+static int
+GroupFind(int *parent, int i)
+{
+	while (parent[i] != i)
+	{
+		parent[i] = parent[parent[i]];
+		i = parent[i];
+	}
+	return i;
+}
+
+/* the window's leads' keys (ParseLead's keys_only), kept in wcxt */
+static void
+WindowKeys(BatchRun *br)
+{
+	static const LeadCol keycols[3] = {C_ADDR_HASH, C_APN_KEY, C_MAK};
+	static const int keypos[3] = {5, 8, 9};	/* their places in KeyCols */
+	MemoryContext scratch = AllocSetContextCreate(CurrentMemoryContext, "ec upsert keys",
+												  ALLOCSET_DEFAULT_SIZES);
+	int			i,
+				k;
+
+	for (i = 0; i < br->n; i++)
+	{
+		WLead	   *wl = &br->leads[i];
+		MemoryContext old = MemoryContextSwitchTo(scratch);
+		LeadIn		in;
+
+		ParseLead(JsonbValueToJsonb(&wl->jv), br->source, &in, true, NULL);
+		MemoryContextSwitchTo(br->wcxt);
+		wl->kv = KeyValsMake(&in);
+		MemoryContextSwitchTo(old);
+		for (k = 0; k < 3; k++)
+			wl->keys[k] = in.reject == NULL && !in.row.null[keycols[k]] ?
+				(const struct varlena *) DatumGetPointer(wl->kv->v[keypos[k]]) : NULL;
+		if (i % 256 == 255)
+			MemoryContextReset(scratch);
+	}
+	MemoryContextDelete(scratch);
+}
+
+/*
+ * The window's order: leads that share a key are one group, whose first
+ * lead is its root; groups by their root's address hash (else APN key,
+ * else MAK), a group's leads in input order.  Fills order (input
+ * positions) and gstart (a group starts there).
+ */
+static void
+KeyOrder(BatchRun *br, int *order, bool *gstart)
+{
+	int			n = br->n;
+	OrderKey   *ok = palloc(sizeof(OrderKey) * n);
+	int		   *parent = palloc(sizeof(int) * n);
+	int		   *byhash = palloc(sizeof(int) * n);
+	int			nhash = 0,
+				nkeyless = 0,
+				unions = 0,
+				i,
+				k;
+
+	WindowKeys(br);
+	for (i = 0; i < n; i++)
+		parent[i] = i;
+	/* groups: leads with an equal key, joined under the lowest position */
+	for (k = 0; k < 3; k++)
+	{
+		int			m = 0;
+
+		for (i = 0; i < n; i++)
+			if (br->leads[i].keys[k] != NULL)
+			{
+				OrderKeySet(&ok[m], br->leads[i].keys[k], 1);
+				ok[m].root = 0;
+				ok[m++].idx = i;
+			}
+		sort_order_keys(ok, m);
+		for (i = 1; i < m; i++)
+			if (ok[i].prefix == ok[i - 1].prefix && KeyBytesEqual(ok[i].key, ok[i - 1].key))
+			{
+				int			a = GroupFind(parent, ok[i - 1].idx),
+							b = GroupFind(parent, ok[i].idx);
+
+				if (a < b)
+					parent[b] = a;
+				else if (b < a)
+					parent[a] = b;
+				unions++;
+			}
+		if (k == 0)
+			for (i = 0; i < m; i++)
+				byhash[nhash++] = ok[i].idx;
+	}
+
+	/*
+	 * No two leads share a key and each has an address hash, or no key at
+	 * all: the order is the keyless leads', then the hashes'.
+	 */
+	for (i = 0; i < n; i++)
+		if (br->leads[i].keys[0] == NULL && br->leads[i].keys[1] == NULL &&
+			br->leads[i].keys[2] == NULL)
+			order[nkeyless++] = i;
+	if (unions == 0 && nkeyless + nhash == n)
+	{
+		memcpy(order + nkeyless, byhash, sizeof(int) * nhash);
+		memset(gstart, true, sizeof(bool) * n);
+		pfree(ok);
+		pfree(parent);
+		pfree(byhash);
+		return;
+	}
+	/* each lead sorts by its root's first key */
+	for (i = 0; i < n; i++)
+	{
+		int			root = GroupFind(parent, i);
+
+		memset(&ok[i], 0, sizeof(OrderKey));
+		for (k = 0; k < 3; k++)
+			if (br->leads[root].keys[k] != NULL)
+			{
+				OrderKeySet(&ok[i], br->leads[root].keys[k], k + 1);
+				break;
+			}
+		ok[i].root = root;
+		ok[i].idx = i;
+	}
+	sort_order_keys(ok, n);
+	for (i = 0; i < n; i++)
+	{
+		order[i] = ok[i].idx;
+		gstart[i] = i == 0 || ok[i].root != ok[i - 1].root;
+	}
+	pfree(ok);
+	pfree(parent);
+	pfree(byhash);
+}
+
+/*
+ * Upsert the window in key order, in a subtransaction; false when a lead
+ * was reached out of input order: then nothing was written.
+ */
+static bool
+RunKeyOrder(BatchRun *br)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	int		   *order = palloc(sizeof(int) * br->n);
+	bool	   *gstart = palloc(sizeof(bool) * br->n);
+	Touch	   *t = palloc(sizeof(Touch) * (Size) br->n * 4);
+	int			nt = 0;
+	volatile bool ok = true;
+
+	KeyOrder(br, order, gstart);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		RunBatches(br, order, gstart, t, &nt);
+		ok = TouchesInOrder(t, nt);
+		if (ok)
+			EcSubxactCommit(cxt, owner);
+		else
+			EcSubxactRollback(cxt, owner);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata = EcSubxactAbort(cxt, owner);
+
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+	pfree(order);
+	pfree(gstart);
+	pfree(t);
+	return ok;
+}
+
+/* upsert the window's leads, then give their answers in input order */
 static void
 BatchRunFlush(BatchRun *br)
 {
@@ -3266,50 +3796,56 @@ BatchRunFlush(BatchRun *br)
 
 	if (br->n == 0)
 		return;
-	old = MemoryContextSwitchTo(br->cxt);
-	UpsertBatch(br->leads, br->n);
+	if (br->n <= BATCH_MAX || !RunKeyOrder(br))
+		RunBatches(br, NULL, NULL, NULL, NULL);
 	INSTR_TIME_SET_CURRENT(dur);
 	INSTR_TIME_SUBTRACT(dur, br->start);
-	/* a lead's share of its batch */
+	/* a lead's share of its window */
 	ms = INSTR_TIME_GET_MILLISEC(dur) / br->n;
+	old = MemoryContextSwitchTo(br->cxt);
 	for (i = 0; i < br->n; i++)
 	{
-		BLead	   *l = &br->leads[i];
+		LeadOut    *out = &br->leads[i].out;
 
-		AddEvents(br->events, &l->in, &l->out, ms);
-		CountOne(br->counts, &l->out);
+		AddEvents(br->events, br->source, out, ms);
+		CountOne(br->counts, out);
 		if (br->results)
 		{
 			EcJbPair	pairs[RESULT_PAIRS];
 
-			EcJbArrayAddObject(br->results, pairs, ResultPairs(&l->out, pairs));
+			EcJbArrayAddObject(br->results, pairs, ResultPairs(out, pairs));
 		}
 		if (br->done)
-			StagedAdd(br->done, br->staging_ids[i], &l->out);
+			StagedAdd(br->done, br->leads[i].staging_id, out);
+		if (i % BATCH_MAX == BATCH_MAX - 1)
+			MemoryContextReset(br->cxt);
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(br->cxt);
-	memset(br->leads, 0, sizeof(BLead) * BATCH_MAX);
+	MemoryContextReset(br->wcxt);
+	br->nstatuses = 0;
 	br->n = 0;
 }
 
 /*
- * add one lead to the batch; the caller made it in br->cxt (the batch keeps
- * pointers into it until the batch is written)
+ * Add one lead to the window.  jv is copied, not what it points to: a
+ * container in the call's input, or in br->wcxt (made there by the caller).
  */
 static void
-BatchRunAdd(BatchRun *br, Jsonb *lead, int64 staging_id)
+BatchRunAdd(BatchRun *br, const JsonbValue *jv, int64 staging_id)
 {
-	MemoryContext old = MemoryContextSwitchTo(br->cxt);
-
-	Assert(GetMemoryChunkContext(lead) == br->cxt);
+	if (br->n == br->cap)
+	{
+		br->cap = Min(br->cap * 2, WINDOW_MAX);
+		br->leads = repalloc_huge(br->leads, sizeof(WLead) * br->cap);
+	}
 	if (br->n == 0)
 		INSTR_TIME_SET_CURRENT(br->start);
-	ParseLead(lead, br->source, &br->leads[br->n].in);
-	br->staging_ids[br->n] = staging_id;
+	memset(&br->leads[br->n], 0, sizeof(WLead));
+	br->leads[br->n].jv = *jv;
+	br->leads[br->n].staging_id = staging_id;
 	br->n++;
-	MemoryContextSwitchTo(old);
-	if (br->n == BATCH_MAX)
+	if (br->n == WINDOW_MAX)
 		BatchRunFlush(br);
 }
 
@@ -3467,16 +4003,10 @@ ec_upsert_leads(PG_FUNCTION_ARGS)
 	it = JsonbIteratorInit(&leads->root);
 	while ((r = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
-		MemoryContext old;
-		Jsonb	   *one;
-
 		if (r != WJB_ELEM)
 			continue;
 		CHECK_FOR_INTERRUPTS();
-		old = MemoryContextSwitchTo(br.cxt);
-		one = JsonbValueToJsonb(&v);
-		MemoryContextSwitchTo(old);
-		BatchRunAdd(&br, one, 0);
+		BatchRunAdd(&br, &v, 0);
 	}
 	BatchRunFlush(&br);
 	BatchFlush(events);
@@ -3616,12 +4146,16 @@ ec_upsert_staged_leads(PG_FUNCTION_ARGS)
 
 			MemoryContext old;
 			Jsonb	   *j;
+			JsonbValue	jv;
 
 			CHECK_FOR_INTERRUPTS();
-			old = MemoryContextSwitchTo(br.cxt);
+			old = MemoryContextSwitchTo(br.wcxt);
 			j = DatumGetJsonbPCopy(rec);
 			MemoryContextSwitchTo(old);
-			BatchRunAdd(&br, j, staging_id);
+			jv.type = jbvBinary;
+			jv.val.binary.data = &j->root;
+			jv.val.binary.len = VARSIZE(j) - VARHDRSZ;
+			BatchRunAdd(&br, &jv, staging_id);
 		}
 		SPI_freetuptable(tt);
 	}
