@@ -817,6 +817,10 @@ Worse(EcVerdict a, EcVerdict b)
 	return a > b ? a : b;
 }
 
+/* ---------------------------------------------------------------------
+ * Parsing one lead
+ * --------------------------------------------------------------------- */
+
 /*
  * What ParseKeys made of a lead, kept so that parsing the lead again does
  * not normalize its address again: the columns it sets (texts and a bytea),
@@ -956,10 +960,6 @@ ParseKeys(LeadIn *in, char **addr, char *county, char *apn, char *mak)
 	if (in->row.null[C_MAK] && in->row.null[C_APN_KEY] && in->row.null[C_ADDR_HASH])
 		in->reject = "no_identity_key";
 }
-
-/* ---------------------------------------------------------------------
- * Parsing one lead
- * --------------------------------------------------------------------- */
 
 typedef enum InKey
 {
@@ -3513,10 +3513,12 @@ RunBatches(BatchRun *br, const int *order, const bool *gstart, Touch *t, int *nt
 
 	while (pos < br->n)
 	{
-		MemoryContext old = MemoryContextSwitchTo(br->cxt);
+		MemoryContext old;
 		int			m = 0,
 					i;
 
+		CHECK_FOR_INTERRUPTS();
+		old = MemoryContextSwitchTo(br->cxt);
 		/* a batch ends before a group that would not fit in it whole */
 		while (pos < br->n && m < BATCH_MAX)
 		{
@@ -3634,8 +3636,11 @@ WindowKeys(BatchRun *br)
 	for (i = 0; i < br->n; i++)
 	{
 		WLead	   *wl = &br->leads[i];
-		MemoryContext old = MemoryContextSwitchTo(scratch);
+		MemoryContext old;
 		LeadIn		in;
+
+		CHECK_FOR_INTERRUPTS();
+		old = MemoryContextSwitchTo(scratch);
 
 		ParseLead(JsonbValueToJsonb(&wl->jv), br->source, &in, true, NULL);
 		MemoryContextSwitchTo(br->wcxt);
