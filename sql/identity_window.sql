@@ -73,5 +73,30 @@ FROM (SELECT property_address, lag(split_part(property_address, ' ', 1)::int) OV
 SELECT count(*) AS events_of_second_call FROM ec.pipeline_events
 WHERE event_type = 'dedupe_success' AND lead_id IN (SELECT id FROM ec.leads WHERE id > :before_second);
 
+-- an upload of 2,500 staged rows goes the same way: each staging row gets
+-- its own record's lead, a property given twice merges in row order
+INSERT INTO ec.ingest_uploads (source) VALUES ('propstream') RETURNING id AS upload \gset
+INSERT INTO ec.leads_staging (upload_id, row_number, record, validation_status, reasons)
+SELECT :upload, i, CASE
+		WHEN i = 3 THEN '{"property_address": "9000 Staged Window Ln", "property_city": "Dayton",
+			"property_state": "OH", "property_zip": "45402", "first_name": "Row 3"}'::jsonb
+		WHEN i = 2400 THEN '{"property_address": "9000 STAGED WINDOW LANE", "property_city": "Dayton",
+			"property_state": "Ohio", "property_zip": "45402", "first_name": "Row 2400"}'::jsonb
+		WHEN i = 10 THEN '{"first_name": "No key"}'::jsonb
+		ELSE jsonb_build_object('property_address', i || ' Staged Window Ln', 'property_city', 'Dayton',
+			'property_state', 'OH', 'property_zip', '45402', 'first_name', 'Row ' || i)
+	END, 'valid', '{}'
+FROM generate_series(1, 2500) i;
+SELECT ec.upsert_staged_leads(:upload, 'wintest') - 'upload_id' AS counts;
+SELECT s.validation_status, s.action, count(*),
+	count(*) FILTER (WHERE l.first_name = s.record ->> 'first_name') AS own_lead
+FROM ec.leads_staging s LEFT JOIN ec.leads l ON l.id = s.lead_id
+WHERE s.upload_id = :upload GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT s.row_number, s.action, l.first_name
+FROM ec.leads_staging s LEFT JOIN ec.leads l ON l.id = s.lead_id
+WHERE s.upload_id = :upload AND s.row_number IN (3, 10, 2400) ORDER BY 1;
+DELETE FROM ec.leads_staging WHERE upload_id = :upload;
+DELETE FROM ec.ingest_uploads WHERE id = :upload;
+
 -- the leads of this file go again (the next suites count leads)
 DELETE FROM ec.leads WHERE 'wintest' = ANY (sources);
