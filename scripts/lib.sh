@@ -170,6 +170,11 @@ ec_prepare() {
 # TCP on 127.0.0.1 only when PORT is given). Extra settings from $EC_CLUSTER_CONF.
 ec_cluster_start() {
 	local dir=$1 port=${2:-}
+	# a server left running on the directory (an interrupted run, a hand-started one) is stopped first: removed
+	# under it, it would notice its lock file gone and take the new server's socket down with it when it exits
+	if [ -f "$dir/data/postmaster.pid" ]; then
+		ec_as_user "$EC_PGBIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+	fi
 	rm -rf "$dir"
 	ec_as_user mkdir -p "$dir/sock"
 	ec_as_user "$EC_PGBIN/initdb" -D "$dir/data" -A trust -U "${EC_SUPERUSER:-postgres}" --no-sync -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
