@@ -73,6 +73,22 @@ FROM (SELECT property_address, lag(split_part(property_address, ' ', 1)::int) OV
 SELECT count(*) AS events_of_second_call FROM ec.pipeline_events
 WHERE event_type = 'dedupe_success' AND lead_id IN (SELECT id FROM ec.leads WHERE id > :before_second);
 
+-- the same through the look-up SELECT (taken when a key's index is not the
+-- unique one it expects): a new stored lead reached the same two ways
+BEGIN;
+DROP INDEX ec.leads_mak_key;
+CREATE INDEX leads_mak_key ON ec.leads (mak);
+SELECT ec.upsert_lead('{"property_address": "8100 Window Rd", "property_city": "Austin", "property_state": "TX",
+	"property_zip": "78701", "mak": "4000000002", "first_name": "Stored"}', 'wintest') ->> 'action' AS stored;
+SELECT ec.upsert_leads((SELECT jsonb_agg(CASE
+		WHEN i = 100 THEN '{"mak": "4000000002", "first_name": "Early", "phone": "512-555-0100"}'::jsonb
+		WHEN i = 2800 THEN '{"property_address": "8100 Window Road", "property_city": "Austin",
+			"property_state": "TX", "property_zip": "78701", "first_name": "Late", "phone": "512-555-0199"}'::jsonb
+		ELSE jsonb_set(lead, '{property_address}', to_jsonb(i || ' Third Window Rd')) END ORDER BY i)
+	FROM win2), 'wintest') - 'results' AS counts;
+SELECT first_name, phones FROM ec.leads WHERE mak = '4000000002';
+ROLLBACK;
+
 -- an upload of 2,500 staged rows goes the same way: each staging row gets
 -- its own record's lead, a property given twice merges in row order
 INSERT INTO ec.ingest_uploads (source) VALUES ('propstream') RETURNING id AS upload \gset
