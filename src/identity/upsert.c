@@ -826,9 +826,33 @@ Worse(EcVerdict a, EcVerdict b)
  * not normalize its address again: the columns it sets (texts and a bytea),
  * its warnings and its reason to reject the lead.
  */
-#define NKEYCOLS 10
-static const LeadCol KeyCols[NKEYCOLS] = {C_ADDRESS, C_UNIT, C_CITY, C_STATE, C_ZIP, C_ADDR_HASH,
-C_COUNTY_FIPS, C_APN, C_APN_KEY, C_MAK};
+typedef enum KeyPos
+{
+	KP_ADDRESS,
+	KP_UNIT,
+	KP_CITY,
+	KP_STATE,
+	KP_ZIP,
+	KP_ADDR_HASH,
+	KP_COUNTY_FIPS,
+	KP_APN,
+	KP_APN_KEY,
+	KP_MAK,
+	NKEYCOLS
+} KeyPos;
+
+static const LeadCol KeyCols[NKEYCOLS] = {
+	[KP_ADDRESS] = C_ADDRESS,
+	[KP_UNIT] = C_UNIT,
+	[KP_CITY] = C_CITY,
+	[KP_STATE] = C_STATE,
+	[KP_ZIP] = C_ZIP,
+	[KP_ADDR_HASH] = C_ADDR_HASH,
+	[KP_COUNTY_FIPS] = C_COUNTY_FIPS,
+	[KP_APN] = C_APN,
+	[KP_APN_KEY] = C_APN_KEY,
+	[KP_MAK] = C_MAK,
+};
 
 typedef struct KeyVals
 {
@@ -2302,18 +2326,25 @@ KeyArray(BLead **leads, int n, LeadCol c)
 	return PointerGetDatum(construct_array(vals, m, Cols[c].type, -1, false, TYPALIGN_INT));
 }
 
-/* two leads' values of the key column *arg, by their bytes (text or bytea) */
-static int
-CompareKey(const void *a, const void *b, void *arg)
+/* two key values by their bytes (text or bytea), a shorter prefix first */
+static inline int
+CompareBytes(const struct varlena *x, const struct varlena *y)
 {
-	LeadCol		c = *(const LeadCol *) arg;
-	const struct varlena *x = (const struct varlena *) DatumGetPointer((*(LeadRow *const *) a)->v[c]);
-	const struct varlena *y = (const struct varlena *) DatumGetPointer((*(LeadRow *const *) b)->v[c]);
 	int			lx = VARSIZE_ANY_EXHDR(x),
 				ly = VARSIZE_ANY_EXHDR(y);
 	int			r = memcmp(VARDATA_ANY(x), VARDATA_ANY(y), Min(lx, ly));
 
 	return r != 0 ? r : lx - ly;
+}
+
+/* two leads' values of the key column *arg */
+static int
+CompareKey(const void *a, const void *b, void *arg)
+{
+	LeadCol		c = *(const LeadCol *) arg;
+
+	return CompareBytes((const struct varlena *) DatumGetPointer((*(LeadRow *const *) a)->v[c]),
+						(const struct varlena *) DatumGetPointer((*(LeadRow *const *) b)->v[c]));
 }
 
 /*
@@ -3344,9 +3375,19 @@ typedef struct WLead
 	JsonbValue	jv;				/* as it came: into the call's input, or a copy */
 	int64		staging_id;
 	LeadOut		out;			/* its answer, in the window's memory */
-	const struct varlena *keys[3];	/* address hash, APN key, MAK, or NULL */
 	KeyVals    *kv;				/* what its keys' parse made (in wcxt), or NULL */
 } WLead;
+
+/* a window lead's key of kind k (0 address hash, 1 APN key, 2 MAK), or NULL */
+static inline const struct varlena *
+WindowKey(const WLead *wl, int k)
+{
+	static const KeyPos pos[3] = {KP_ADDR_HASH, KP_APN_KEY, KP_MAK};
+
+	if (wl->kv->reject != NULL || wl->kv->null[pos[k]])
+		return NULL;
+	return (const struct varlena *) DatumGetPointer(wl->kv->v[pos[k]]);
+}
 
 /* leads gathered for one window */
 typedef struct BatchRun
@@ -3575,13 +3616,6 @@ OrderKeySet(OrderKey *o, const struct varlena *v, int rank)
 		o->prefix = (o->prefix << 8) | (i < len ? p[i] : 0);
 }
 
-static bool
-KeyBytesEqual(const struct varlena *a, const struct varlena *b)
-{
-	return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
-		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
-}
-
 static inline int
 CompareOrderKey(const OrderKey *x, const OrderKey *y)
 {
@@ -3591,12 +3625,10 @@ CompareOrderKey(const OrderKey *x, const OrderKey *y)
 		return x->prefix < y->prefix ? -1 : 1;
 	if (x->key != NULL && y->key != NULL && x->key != y->key)
 	{
-		int			lx = VARSIZE_ANY_EXHDR(x->key),
-					ly = VARSIZE_ANY_EXHDR(y->key);
-		int			r = memcmp(VARDATA_ANY(x->key), VARDATA_ANY(y->key), Min(lx, ly));
+		int			r = CompareBytes(x->key, y->key);
 
-		if (r != 0 || lx != ly)
-			return r != 0 ? r : lx < ly ? -1 : 1;
+		if (r != 0)
+			return r;
 	}
 	if (x->root != y->root)
 		return x->root < y->root ? -1 : 1;
@@ -3626,12 +3658,9 @@ GroupFind(int *parent, int i)
 static void
 WindowKeys(BatchRun *br)
 {
-	static const LeadCol keycols[3] = {C_ADDR_HASH, C_APN_KEY, C_MAK};
-	static const int keypos[3] = {5, 8, 9};	/* their places in KeyCols */
 	MemoryContext scratch = AllocSetContextCreate(CurrentMemoryContext, "ec upsert keys",
 												  ALLOCSET_DEFAULT_SIZES);
-	int			i,
-				k;
+	int			i;
 
 	for (i = 0; i < br->n; i++)
 	{
@@ -3646,9 +3675,6 @@ WindowKeys(BatchRun *br)
 		MemoryContextSwitchTo(br->wcxt);
 		wl->kv = KeyValsMake(&in);
 		MemoryContextSwitchTo(old);
-		for (k = 0; k < 3; k++)
-			wl->keys[k] = in.reject == NULL && !in.row.null[keycols[k]] ?
-				(const struct varlena *) DatumGetPointer(wl->kv->v[keypos[k]]) : NULL;
 		if (i % 256 == 255)
 			MemoryContextReset(scratch);
 	}
@@ -3683,15 +3709,15 @@ KeyOrder(BatchRun *br, int *order, bool *gstart)
 		int			m = 0;
 
 		for (i = 0; i < n; i++)
-			if (br->leads[i].keys[k] != NULL)
+			if (WindowKey(&br->leads[i], k) != NULL)
 			{
-				OrderKeySet(&ok[m], br->leads[i].keys[k], 1);
+				OrderKeySet(&ok[m], WindowKey(&br->leads[i], k), 1);
 				ok[m].root = 0;
 				ok[m++].idx = i;
 			}
 		sort_order_keys(ok, m);
 		for (i = 1; i < m; i++)
-			if (ok[i].prefix == ok[i - 1].prefix && KeyBytesEqual(ok[i].key, ok[i - 1].key))
+			if (ok[i].prefix == ok[i - 1].prefix && CompareBytes(ok[i].key, ok[i - 1].key) == 0)
 			{
 				int			a = GroupFind(parent, ok[i - 1].idx),
 							b = GroupFind(parent, ok[i].idx);
@@ -3712,8 +3738,8 @@ KeyOrder(BatchRun *br, int *order, bool *gstart)
 	 * all: the order is the keyless leads', then the hashes'.
 	 */
 	for (i = 0; i < n; i++)
-		if (br->leads[i].keys[0] == NULL && br->leads[i].keys[1] == NULL &&
-			br->leads[i].keys[2] == NULL)
+		if (WindowKey(&br->leads[i], 0) == NULL && WindowKey(&br->leads[i], 1) == NULL &&
+			WindowKey(&br->leads[i], 2) == NULL)
 			order[nkeyless++] = i;
 	if (unions == 0 && nkeyless + nhash == n)
 	{
@@ -3731,9 +3757,9 @@ KeyOrder(BatchRun *br, int *order, bool *gstart)
 
 		memset(&ok[i], 0, sizeof(OrderKey));
 		for (k = 0; k < 3; k++)
-			if (br->leads[root].keys[k] != NULL)
+			if (WindowKey(&br->leads[root], k) != NULL)
 			{
-				OrderKeySet(&ok[i], br->leads[root].keys[k], k + 1);
+				OrderKeySet(&ok[i], WindowKey(&br->leads[root], k), k + 1);
 				break;
 			}
 		ok[i].root = root;
