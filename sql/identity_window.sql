@@ -4,6 +4,12 @@
 -- order, records of one property merged in input order, and two records
 -- that reach one stored lead by different keys merged in input order too.
 \set VERBOSITY terse
+-- an ordinary record: house number i on a street of a place
+CREATE FUNCTION pg_temp.record(i int, street text, city text, state text, zip text, name text)
+RETURNS jsonb LANGUAGE sql AS $$
+	SELECT jsonb_build_object('property_address', i || ' ' || street, 'property_city', city,
+		'property_state', state, 'property_zip', zip, 'first_name', name)
+$$;
 
 -- 3,000 new properties, one of them given twice, far apart and spelled
 -- differently (one group: merged in input order, the later name wins)
@@ -14,8 +20,7 @@ SELECT i, CASE
 		WHEN i = 2500 THEN '{"property_address": "7000 N WINDOW RD", "property_city": "austin",
 			"property_state": "Texas", "property_zip": "78701-1234", "first_name": "Last"}'::jsonb
 		WHEN i = 1700 THEN '{"first_name": "No Keys"}'::jsonb
-		ELSE jsonb_build_object('property_address', i || ' Window Rd', 'property_city', 'Austin',
-			'property_state', 'TX', 'property_zip', '78701', 'first_name', 'F' || i)
+		ELSE pg_temp.record(i, 'Window Rd', 'Austin', 'TX', '78701', 'F' || i)
 	END AS lead
 FROM generate_series(1, 3000) i;
 CREATE TEMP TABLE res1 AS
@@ -51,8 +56,7 @@ SELECT i, CASE
 		WHEN i = 100 THEN '{"mak": "4000000001", "first_name": "Early", "phone": "512-555-0100"}'::jsonb
 		WHEN i = 2800 THEN '{"property_address": "8000 Window Road", "property_city": "Austin",
 			"property_state": "TX", "property_zip": "78701", "first_name": "Late", "phone": "512-555-0199"}'::jsonb
-		ELSE jsonb_build_object('property_address', i || ' Second Window Rd', 'property_city', 'Austin',
-			'property_state', 'TX', 'property_zip', '78701', 'first_name', 'S' || i)
+		ELSE pg_temp.record(i, 'Second Window Rd', 'Austin', 'TX', '78701', 'S' || i)
 	END AS lead
 FROM generate_series(1, 3000) i;
 SELECT coalesce(max(id), 0) AS before_second FROM ec.leads \gset
@@ -84,7 +88,7 @@ SELECT ec.upsert_leads((SELECT jsonb_agg(CASE
 		WHEN i = 100 THEN '{"mak": "4000000002", "first_name": "Early", "phone": "512-555-0100"}'::jsonb
 		WHEN i = 2800 THEN '{"property_address": "8100 Window Road", "property_city": "Austin",
 			"property_state": "TX", "property_zip": "78701", "first_name": "Late", "phone": "512-555-0199"}'::jsonb
-		ELSE jsonb_set(lead, '{property_address}', to_jsonb(i || ' Third Window Rd')) END ORDER BY i)
+		ELSE pg_temp.record(i, 'Third Window Rd', 'Austin', 'TX', '78701', 'S' || i) END ORDER BY i)
 	FROM win2), 'wintest') - 'results' AS counts;
 SELECT first_name, phones FROM ec.leads WHERE mak = '4000000002';
 ROLLBACK;
@@ -99,8 +103,7 @@ SELECT :upload, i, CASE
 		WHEN i = 2400 THEN '{"property_address": "9000 STAGED WINDOW LANE", "property_city": "Dayton",
 			"property_state": "Ohio", "property_zip": "45402", "first_name": "Row 2400"}'::jsonb
 		WHEN i = 10 THEN '{"first_name": "No key"}'::jsonb
-		ELSE jsonb_build_object('property_address', i || ' Staged Window Ln', 'property_city', 'Dayton',
-			'property_state', 'OH', 'property_zip', '45402', 'first_name', 'Row ' || i)
+		ELSE pg_temp.record(i, 'Staged Window Ln', 'Dayton', 'OH', '45402', 'Row ' || i)
 	END, 'valid', '{}'
 FROM generate_series(1, 2500) i;
 SELECT ec.upsert_staged_leads(:upload, 'wintest') - 'upload_id' AS counts;
